@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make train` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: help install train test lint unit notebooks lab bench test-min clean
+
+help:
+	@echo "make train   train the DCGAN, write runs/dcgan/{samples.png,progress.gif,losses.png,generator.keras,metrics.json}"
+	@echo "make test    ruff + unit tests + every notebook under nbval in fast mode"
+	@echo "make lab     JupyterLab on notebooks/"
+	@echo "make bench   speed benchmarks (ratios against a baseline in the same process)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; run with PYTHON=python3.X")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: $(STAMP)
+	$(PY) -m gan_helpers train $(ARGS)
+
+test: $(STAMP) lint unit notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gan_helpers tests scripts benchmarks notebooks
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+notebooks: $(STAMP)
+	GAN_HELPERS_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:randomly notebooks/
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_train_step.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,111 @@
+"""Keras callbacks for GAN training: sample grids and a GIF, per-step losses, timing, checkpoints."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from . import plots
+from .training import generate_from
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Draws the generator's output on one fixed noise batch before training and after each
+    epoch, so the frames show the same z improving; writes a GIF of them at the end if asked."""
+
+    def __init__(self, noise: np.ndarray, every: int = 1, gif_path: str | os.PathLike | None = None):
+        super().__init__()
+        self.noise = np.asarray(noise, dtype="float32")
+        self.every = every
+        self.gif_path = gif_path
+        self.frames: list[np.ndarray] = []
+        self.epochs: list[int] = []
+
+    def _grab(self, epoch: int) -> None:
+        self.frames.append(plots.image_grid(generate_from(self.model.generator, self.noise)))
+        self.epochs.append(epoch)
+
+    def on_train_begin(self, logs=None):
+        if not self.frames:
+            self._grab(self.params.get("initial_epoch", 0) if self.params else 0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self._grab(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self.gif_path and self.frames:
+            plots.write_gif(self.frames, self.gif_path)
+
+
+class LossHistory(keras.callbacks.Callback):
+    """Keeps every step's value of each metric. Keras reports a running mean within an epoch,
+    so the value of step k is k·mean_k − (k − 1)·mean_(k−1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self._prev: dict[str, float] = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._prev = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        k = batch + 1
+        for key, mean in (logs or {}).items():
+            mean = float(mean)
+            value = k * mean - (k - 1) * self._prev.get(key, 0.0)
+            self._prev[key] = mean
+            self.history.setdefault(key, []).append(value)
+
+    def plot(self, **kwargs):
+        return plots.plot_losses(self.history, **kwargs)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch and the images per second it trained on."""
+
+    def __init__(self, batch_size: int):
+        super().__init__()
+        self.batch_size = batch_size
+        self.seconds: list[float] = []
+        self.steps: list[int] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+        self._n = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._n = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._t0)
+        self.steps.append(self._n)
+
+    def images_per_second(self, skip_first: bool = True) -> float:
+        """Throughput, leaving out the first epoch (tracing and warm-up) when there are others."""
+        s, n = self.seconds, self.steps
+        if skip_first and len(s) > 1:
+            s, n = s[1:], n[1:]
+        return float(sum(n) * self.batch_size / sum(s)) if s and sum(s) > 0 else float("nan")
+
+
+class GANCheckpoint(keras.callbacks.Callback):
+    """Saves the full training state (see ``GAN.save_state``) after every epoch."""
+
+    def __init__(self, directory: str | os.PathLike, meta: dict | None = None,
+                 history: LossHistory | None = None):
+        super().__init__()
+        self.directory = Path(directory)
+        self.meta = meta or {}
+        self.history = history
+        self.last_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        extras = {"history": self.history.history} if self.history is not None else None
+        self.model.save_state(self.directory, epoch + 1, self.meta, extras)
+        self.last_epoch = epoch + 1

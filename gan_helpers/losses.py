@@ -1,0 +1,64 @@
+r"""GAN losses from the discriminator's logits, in the numerically stable softplus form.
+
+With :math:`D = \sigma(l)`: :math:`-\log D = \mathrm{softplus}(-l)` and
+:math:`-\log(1 - D) = \mathrm{softplus}(l)`. These never take the log of a rounded 0 or 1,
+so they stay finite where the textbook forms overflow (see ``naive_*`` and notebook 02).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from keras import ops
+
+LossFn = Callable[..., object]
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """BCE with label 1 on real and 0 on fake: −E[log D(x)] − E[log(1 − D(G(z)))] = −V(D, G)."""
+    return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+
+def generator_loss_nonsaturating(fake_logits):
+    """−E[log D(G(z))], BCE with label 1 on fakes: strong gradients while D rejects the fakes."""
+    return ops.mean(ops.softplus(-fake_logits))
+
+
+def generator_loss_minimax(fake_logits):
+    """E[log(1 − D(G(z)))], the generator's side of the minimax game; it saturates early on."""
+    return -ops.mean(ops.softplus(fake_logits))
+
+
+GENERATOR_LOSSES: dict[str, LossFn] = {
+    "nonsaturating": generator_loss_nonsaturating,
+    "minimax": generator_loss_minimax,
+}
+
+
+def get_generator_loss(name_or_fn: str | LossFn) -> LossFn:
+    """A generator loss by name (``"nonsaturating"`` or ``"minimax"``) or a callable as is."""
+    if callable(name_or_fn):
+        return name_or_fn
+    try:
+        return GENERATOR_LOSSES[name_or_fn]
+    except KeyError:
+        raise ValueError(f"generator loss {name_or_fn!r} is not known; choose one of "
+                         f"{', '.join(GENERATOR_LOSSES)} or pass a function of the fake logits."
+                         ) from None
+
+
+# The textbook forms, kept to show (and test) where they break.
+def naive_discriminator_loss(real_logits, fake_logits):
+    """−mean(log σ(l_real)) − mean(log(1 − σ(l_fake))), computed literally (float32 overflows)."""
+    return -ops.mean(ops.log(ops.sigmoid(real_logits))) - ops.mean(
+        ops.log(1.0 - ops.sigmoid(fake_logits)))
+
+
+def naive_generator_loss_nonsaturating(fake_logits):
+    """−mean(log σ(l)), computed literally."""
+    return -ops.mean(ops.log(ops.sigmoid(fake_logits)))
+
+
+def naive_generator_loss_minimax(fake_logits):
+    """mean(log(1 − σ(l))), computed literally."""
+    return ops.mean(ops.log(1.0 - ops.sigmoid(fake_logits)))

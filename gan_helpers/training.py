@@ -1,0 +1,204 @@
+"""The GAN trainer: a ``keras.Model`` whose ``train_step`` updates D, then G (TensorFlow backend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import losses as _losses
+
+STATE_FILES = ("state.npz", "meta.json")
+
+
+class GAN(keras.Model):
+    """Holds a generator and a discriminator and trains them adversarially with ``fit``.
+
+    ``fit`` shows ``d_loss``, ``g_loss`` and the mean discriminator outputs ``d_real`` = D(x) and
+    ``d_fake`` = D(G(z)) (probabilities, from the logits). Noise comes from a
+    ``keras.random.SeedGenerator``, so a seed fixes the whole run.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model,
+                 latent_dim: int | None = None, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim or int(generator.input_shape[-1])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer,
+                g_optimizer: keras.optimizers.Optimizer,
+                d_loss_fn=_losses.discriminator_loss,
+                g_loss_fn="nonsaturating", **kwargs) -> None:
+        """Two optimizers and two losses; other keyword arguments (``jit_compile``…) go to Keras."""
+        super().compile(**kwargs)
+        if d_optimizer is g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two separate optimizer objects: "
+                             "each keeps its own moment estimates for its own network.")
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.d_loss_fn = d_loss_fn
+        self.g_loss_fn = _losses.get_generator_loss(g_loss_fn)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def sample_noise(self, batch_size):
+        """Standard normal z, drawn from the model's seed generator."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        batch_size = tf.shape(real)[0]
+
+        # 1. Discriminator: push D(x) up on real images and D(G(z)) down on fakes.
+        z = self.sample_noise(batch_size)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = self.d_loss_fn(real_logits, fake_logits)
+            scaled = self.d_optimizer.scale_loss(d_loss)  # no-op unless mixed precision
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+
+        # 2. Generator: with D fixed, make fresh fakes that D scores as real.
+        z = self.sample_noise(batch_size)
+        with tf.GradientTape() as tape:
+            fake_logits_g = self.discriminator(self.generator(z, training=True), training=True)
+            g_loss = self.g_loss_fn(fake_logits_g)
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+    # ----------------------------------------------------------------- sampling and saving
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 256) -> np.ndarray:
+        """``n`` images in [-1, 1] from the generator in inference mode (training RNG untouched)."""
+        if n < 1:
+            raise ValueError(f"n must be positive, got {n}")
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        return generate_from(self.generator, z, batch_size)
+
+    def save_generator(self, path: str | os.PathLike) -> Path:
+        """Save the generator alone as a ``.keras`` file (architecture and weights)."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"{path} must end in .keras (Keras 3's native format)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.generator.save(path)
+        return path
+
+    def fit(self, *args, shuffle: bool = False, **kwargs):
+        """``keras.Model.fit``; shuffling belongs to the ``tf.data`` pipeline (``make_dataset``)."""
+        return super().fit(*args, shuffle=shuffle, **kwargs)
+
+    def _state_groups(self):
+        """Every variable a resumed run needs, by group: the networks' weights and their layers'
+        RNG states (dropout), both optimizers' moments, and the noise RNG."""
+        for opt, model in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
+            if not opt.built:
+                opt.build(model.trainable_variables)
+        return {"generator": self.generator.variables, "discriminator": self.discriminator.variables,
+                "g_opt": self.g_optimizer.variables, "d_opt": self.d_optimizer.variables,
+                "noise": [self.seed_generator.state]}
+
+    def save_state(self, directory: str | os.PathLike, epoch: int, meta: dict | None = None,
+                   extras: dict[str, object] | None = None) -> Path:
+        """Checkpoint everything a resumed run needs (see ``_state_groups``) and the epoch.
+
+        It is written to a temporary folder and swapped in, so an interruption never leaves a
+        half-written checkpoint."""
+        if not hasattr(self, "d_optimizer"):
+            raise RuntimeError("compile() the GAN with its optimizers before save_state()")
+        directory = Path(directory)
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        arrays = {f"{group}/{i}": keras.ops.convert_to_numpy(v)
+                  for group, variables in self._state_groups().items()
+                  for i, v in enumerate(variables)}
+        np.savez(tmp / "state.npz", **arrays)
+        (tmp / "meta.json").write_text(json.dumps({"epoch": int(epoch), **(meta or {})}, indent=2))
+        for name, obj in (extras or {}).items():  # small JSON side files, e.g. the loss history
+            (tmp / f"{name}.json").write_text(json.dumps(obj))
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+        return directory
+
+    def load_state(self, directory: str | os.PathLike) -> dict:
+        """Restore a checkpoint written by ``save_state``; returns its meta (``meta["epoch"]``)."""
+        directory = Path(directory)
+        missing = [f for f in STATE_FILES if not (directory / f).exists()]
+        if missing:
+            raise FileNotFoundError(f"{directory} is not a complete checkpoint (missing "
+                                    f"{', '.join(missing)})")
+        if not hasattr(self, "d_optimizer"):
+            raise RuntimeError("compile() the GAN with its optimizers before load_state()")
+        with np.load(directory / "state.npz") as state:
+            groups = self._state_groups()
+            for group, variables in groups.items():
+                saved = [k for k in state.files if k.startswith(group + "/")]
+                if len(saved) != len(variables):
+                    raise ValueError(f"{directory}: the checkpoint's {group} has {len(saved)} "
+                                     f"variables, this GAN's has {len(variables)}; was it made with "
+                                     "another model size or optimizer?")
+                for i, var in enumerate(variables):
+                    value = state[f"{group}/{i}"]
+                    if tuple(value.shape) != tuple(var.shape):
+                        raise ValueError(f"{directory}: {group} variable {var.path} has shape "
+                                         f"{value.shape} in the checkpoint, {var.shape} here; was it made "
+                                         "with another model size?")
+            for group, variables in groups.items():  # all checked: now assign
+                for i, var in enumerate(variables):
+                    var.assign(state[f"{group}/{i}"])
+        return json.loads((directory / "meta.json").read_text())
+
+
+def generate_from(generator: keras.Model, z, batch_size: int = 256) -> np.ndarray:
+    """Run ``generator`` on noise ``z`` in inference mode, in batches, returning NumPy."""
+    z = np.asarray(z, dtype="float32")
+    out = [keras.ops.convert_to_numpy(generator(z[i:i + batch_size], training=False))
+           for i in range(0, len(z), batch_size)]
+    return np.concatenate(out).astype("float32")
+
+
+def load_generator(path: str | os.PathLike) -> keras.Model:
+    """Load a generator saved with ``GAN.save_generator``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no generator at {path}; train one with `make train` first")
+    return keras.models.load_model(path)
+
+
+def make_optimizers(lr: float = 2e-4, beta_1: float = 0.5, mixed_precision: bool = False):
+    """The DCGAN recipe (Adam, lr 2e-4, β1 = 0.5) as two separate optimizers, loss-scaled when
+    mixed precision is on (one ``LossScaleOptimizer`` per optimizer)."""
+    opts = [keras.optimizers.Adam(lr, beta_1=beta_1) for _ in range(2)]
+    if mixed_precision:
+        opts = [keras.optimizers.LossScaleOptimizer(o) for o in opts]
+    return tuple(opts)

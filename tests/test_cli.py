@@ -1,0 +1,58 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gan_helpers import cli
+
+
+def run(*args):
+    return cli.main(["train", *args])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--dataset", "cifar10"], "invalid choice: 'cifar10'"),
+    (["--epochs", "0"], "must be a positive whole number, got 0"),
+    (["--epochs", "two"], "'two' is not a whole number"),
+    (["--seed", "-1"], "between 0 and 2\\*\\*32 - 1"),
+])
+def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run(*args)
+    assert exc.value.code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+
+
+def test_output_path_that_is_a_file_is_refused_without_traceback(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    proc = subprocess.run([sys.executable, "-m", "gan_helpers", "train", "--out", str(target)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "is a file; give a folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_fast_run_writes_everything_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--fast", "--source", "bundled", "--out", str(out), "--width", "8", "--quiet"]
+    assert run(*common) == 0
+    for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
+        assert (out / name).stat().st_size > 0, name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["data_source"] == "bundled" and m["epochs"] == 2 and m["steps"] == 40
+    assert m["wall_time_s"] > 0 and m["images_per_second"] > 0
+    assert m["versions"]["keras"].startswith("3.") and "CPU" in m["device"] or "GPU" in m["device"]
+    assert set(m["final_epoch_means"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+
+    capsys.readouterr()
+    assert run(*common, "--epochs", "3") == 0
+    assert "Resuming from the checkpoint after epoch 2" in capsys.readouterr().out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["resumed_from_epoch"] == 2 and m["epochs"] == 3
+    history = json.loads((out / "checkpoint" / "history.json").read_text())
+    assert len(history["g_loss"]) == 60  # the 40 earlier steps were kept
+
+    assert run(*common, "--epochs", "3", "--latent-dim", "32") == 2
+    assert "other settings (latent_dim: checkpoint 64, now 32)" in capsys.readouterr().err
