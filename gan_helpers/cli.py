@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,6 @@ from pathlib import Path
 from . import config
 from .data import DATASETS, SOURCES
 
-DEFAULT_STEPS = 3000     # full mode: enough Adam steps for clear digits (see notebook 04)
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
 CONFIG_KEYS = ("dataset", "latent_dim", "width", "batch_size", "loss")
@@ -52,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where MNIST comes from: auto (download, else the bundled sample), "
                         "keras, or bundled (default: auto)")
     t.add_argument("--epochs", type=_positive_int, default=None,
-                   help=f"passes over the data (default: enough for about {DEFAULT_STEPS} steps)")
+                   help="passes over the data (default: enough for about 3000 steps)")
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--latent-dim", type=_positive_int, default=64)
     t.add_argument("--width", type=_positive_int, default=32, help="filters of the smallest layer")
@@ -93,7 +91,7 @@ def train(args: argparse.Namespace) -> int:
     if args.batch_size > len(x):
         return _fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images.")
     steps_per_epoch = len(x) // args.batch_size
-    epochs = args.epochs or (FAST_EPOCHS if fast else math.ceil(DEFAULT_STEPS / steps_per_epoch))
+    epochs = args.epochs or (FAST_EPOCHS if fast else training.default_epochs(len(x), args.batch_size))
 
     run_config = {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
                   "batch_size": args.batch_size, "loss": args.loss}
