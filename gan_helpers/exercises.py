@@ -108,3 +108,94 @@ def check_generator(build: Callable, latent_dim: int = 16) -> bool:
     if dead or not model.trainable_variables:
         raise ExerciseFailed(f"these weights get no gradient: {dead or 'none are trainable'}")
     return _passed(f"generator ({model.count_params():,} parameters)")
+
+
+# ------------------------------------------------------------------ notebook 01
+def check_worst_perturbation(fn: Callable) -> bool:
+    """``fn(w, eps)`` must return the η with ‖η‖∞ ≤ eps that raises w·x the most: eps·sign(w)."""
+    rng = np.random.default_rng(0)
+    for n, eps in ((5, 0.1), (784, 0.25)):
+        w = rng.normal(size=n)
+        eta = np.asarray(fn(w, eps), dtype=np.float64)
+        if eta.shape != w.shape:
+            raise ExerciseFailed(f"for w of shape {w.shape} your η has shape {eta.shape}.")
+        if np.abs(eta).max() > eps + 1e-9:
+            raise ExerciseFailed(f"max |η_i| is {np.abs(eta).max():.3f} but the budget is ε = {eps}: "
+                                 "every coordinate must stay within [−ε, ε].")
+        gain, best = float(w @ eta), eps * float(np.abs(w).sum())
+        if not np.isclose(gain, best, rtol=1e-6):
+            hint = ("η points the wrong way: use +sign(w) to raise the score." if gain < 0 else
+                    "each coordinate should use the whole budget: |η_i| = ε, with the sign of w_i.")
+            raise ExerciseFailed(f"for n = {n}, ε = {eps}: w·η = {gain:.3f}, the most possible is "
+                                 f"ε‖w‖₁ = {best:.3f}; {hint}")
+    return _passed("worst-case perturbation for a linear score")
+
+
+def check_two_meanings(answers: dict) -> bool:
+    """``answers`` maps each scenario letter to "gan" or "adversarial example"."""
+    key = {"a": "gan", "b": "adversarial example", "c": "adversarial example", "d": "gan",
+           "e": "adversarial example"}
+    why = {"a": "a generator learns to produce new faces: that is generative modelling.",
+           "b": "a sticker is a perturbation that changes a trained classifier's output.",
+           "c": "training on worst-case perturbed inputs is adversarial training, the defence.",
+           "d": "a discriminator judging real vs generated data is the GAN game.",
+           "e": "a tiny pixel change that flips a prediction is an adversarial example."}
+    missing = sorted(set(key) - set(answers))
+    if missing:
+        raise ExerciseFailed(f"answer every scenario; missing: {', '.join(missing)}")
+    wrong = [k for k in key if str(answers[k]).strip().lower() != key[k]]
+    if wrong:
+        raise ExerciseFailed("not yet: " + " ".join(f"({k}) {why[k]}" for k in wrong))
+    return _passed("the two meanings of adversarial learning")
+
+
+def check_score_change(fn: Callable) -> bool:
+    """``fn(w, eps)`` must predict the change of w·x under η = eps·sign(w): eps·‖w‖₁."""
+    rng = np.random.default_rng(1)
+    for n in (3, 100, 10_000):
+        w, eps = rng.normal(size=n), 0.07
+        got, want = float(fn(w, eps)), eps * float(np.abs(w).sum())
+        if not np.isclose(got, want, rtol=1e-6):
+            hint = ("did you use ‖w‖₂ instead of ‖w‖₁ = Σ|w_i|?"
+                    if np.isclose(got, eps * np.linalg.norm(w)) else "it is Σ_i w_i·ε·sign(w_i).")
+            raise ExerciseFailed(f"for n = {n}: your formula gives {got:.4f}, measured w·η is "
+                                 f"{want:.4f}; {hint}")
+    return _passed("change of a linear score")
+
+
+# ------------------------------------------------------------------ notebook 02
+def check_optimal_discriminator(fn: Callable) -> bool:
+    """``fn(p_data, p_g)`` must return D* = p_data / (p_data + p_g), elementwise."""
+    p_data = np.array([0.5, 0.2, 0.0, 0.3])
+    p_g = np.array([0.5, 0.6, 0.4, 0.0])
+    got = np.asarray(fn(p_data, p_g), dtype=np.float64)
+    want = np.array([0.5, 0.25, 0.0, 1.0])
+    if got.shape != want.shape:
+        raise ExerciseFailed(f"expected one value per point, shape {want.shape}; got {got.shape}")
+    if not np.allclose(got, want, atol=1e-9):
+        flipped = np.allclose(got, 1 - want, atol=1e-9)
+        hint = ("you returned p_g/(p_data + p_g): D* is the probability of *real*." if flipped
+                else "maximise p_data·log D + p_g·log(1 − D) for each x: D = a/(a + b).")
+        raise ExerciseFailed(f"for p_data = {p_data.tolist()}, p_g = {p_g.tolist()} you give "
+                             f"{np.round(got, 4).tolist()}, expected {want.tolist()}; {hint}")
+    return _passed("optimal discriminator")
+
+
+def check_jsd(fn: Callable) -> bool:
+    """``fn(p, q)`` must return the Jensen–Shannon divergence of two discrete distributions, in nats."""
+    from .theory import js_divergence
+
+    cases = [([0.5, 0.5], [0.5, 0.5]), ([1.0, 0.0], [0.0, 1.0]), ([0.1, 0.6, 0.3], [0.3, 0.3, 0.4]),
+             ([0.7, 0.3, 0.0], [0.0, 0.5, 0.5])]
+    for p, q in cases:
+        got, want = float(fn(np.array(p), np.array(q))), js_divergence(p, q)
+        if not np.isfinite(got):
+            raise ExerciseFailed(f"JSD({p}, {q}) came out {got}; terms with p_i = 0 count as 0 "
+                                 "(0·log 0 = 0), and m = (p+q)/2 is never 0 where p or q is not.")
+        if not np.isclose(got, want, atol=1e-9):
+            hint = ("that is in bits; use the natural log (nats)." if np.isclose(got, want / np.log(2))
+                    else "JSD = ½ KL(p‖m) + ½ KL(q‖m) with m = (p + q)/2.")
+            raise ExerciseFailed(f"JSD({p}, {q}) = {want:.6f}, yours is {got:.6f}; {hint}")
+    if abs(float(fn(np.array([1.0, 0.0]), np.array([0.0, 1.0]))) - np.log(2)) > 1e-9:
+        raise ExerciseFailed("disjoint distributions must give the maximum, log 2.")
+    return _passed("Jensen–Shannon divergence")
