@@ -39,6 +39,13 @@ notebooks: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
+# The oldest versions pyproject.toml allows (.ci/constraints-min.txt), in their own venv: unit tests only.
+test-min:
+	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install --quiet -c .ci/constraints-min.txt -e ".[dev]"
+	.venv-min/bin/python -m pip list 2>/dev/null | grep -iE "^(tensorflow|keras|numpy|scipy|matplotlib|pillow) "
+	.venv-min/bin/python -m pytest tests
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train_step.py
 

@@ -56,3 +56,33 @@ def test_fast_run_writes_everything_and_resumes(tmp_path, capsys):
 
     assert run(*common, "--epochs", "3", "--latent-dim", "32") == 2
     assert "other settings (latent_dim: checkpoint 64, now 32)" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_the_same_command_resumes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+
+    def cmd(epochs):
+        return [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled", "--width", "4",
+                "--latent-dim", "8", "--epochs", str(epochs), "--out", str(out), "--quiet"]
+
+    proc = subprocess.Popen(cmd(500), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    meta = out / "checkpoint" / "meta.json"
+    deadline = time.time() + 120
+    while not meta.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert meta.exists(), "no checkpoint was written"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    saved = json.loads(meta.read_text())["epoch"]
+    assert 1 <= saved < 500
+
+    resumed = subprocess.run(cmd(saved + 1), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resuming from the checkpoint after epoch {saved}" in resumed.stdout
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] == saved

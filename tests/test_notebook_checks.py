@@ -1,0 +1,92 @@
+"""Each derivation check in the theory notebooks must fail when its formula is altered.
+
+The notebooks' code cells run in one namespace. Before each cell that holds a mutation site, a copy of the
+namespace runs the cell with the formula altered, and that run must end in AssertionError (any other
+error fails the test, so a broken harness cannot pass). Then the original cell runs, as nbval would.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+MUTATIONS = {
+    "01_adversarial_learning_overview.ipynb": [
+        ("predicted.append(eps * np.abs(w).sum())", "predicted.append(eps * np.linalg.norm(w))"),
+        ("gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5))",
+         "gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5), "
+         "g_loss_fn=lambda l: -gh.losses.generator_loss_nonsaturating(l))"),
+        ("np.testing.assert_allclose(np.abs(shift), e * np.abs(w).sum(), rtol=1e-3)",
+         "np.testing.assert_allclose(np.abs(shift), e * np.sqrt((w ** 2).sum()), rtol=1e-3)"),
+    ],
+    "02_gan_objective_derivation.ipynb": [
+        ("np.log(1 - D_fixed(MU + SIGMA * z))", "np.log(1 - D_fixed(z))"),                          # (1)
+        ("+ gaussian_pdf(t, MU, SIGMA) * np.log(1 - D_fixed(t))",
+         "+ gaussian_pdf(t, MU, SIGMA) * np.log(D_fixed(t))"),                                      # (2)
+        ("y_star = a / (a + b)", "y_star = a / (a + 2 * b)"),                                        # (3)
+        ("d_star = gh.theory.optimal_discriminator(p_data, p_g)", "d_star = p_g / (p_data + p_g)"),  # (4)
+        ("eq5 = -np.log(4) + kl_divergence(p, m) + kl_divergence(q, m)",
+         "eq5 = -np.log(4) + kl_divergence(m, p) + kl_divergence(m, q)"),                            # (5)
+        ("eq6 = -np.log(4) + 2 * js_divergence(p, q)", "eq6 = -np.log(4) + js_divergence(p, q)"),    # (6)
+        ("rhs = -np.log(4) + 2 * gh.theory", "rhs = -np.log(2) + 2 * gh.theory"),                    # (6)
+        ("assert (mus[j], sigmas[i]) == (0.0, 1.0)\nnp.testing.assert_allclose(C[i, j], -np.log(4)",
+         "assert (mus[j], sigmas[i]) == (0.0, 1.0)\nnp.testing.assert_allclose(C[i, j], -np.log(2)"),
+        ("np.testing.assert_allclose(tape.gradient(per_logit_mm, l), -sig,",
+         "np.testing.assert_allclose(tape.gradient(per_logit_mm, l), -(1 - sig),"),                  # (7)
+        ("np.testing.assert_allclose(tape.gradient(per_logit_ns, l), -(1 - sig),",
+         "np.testing.assert_allclose(tape.gradient(per_logit_ns, l), -sig,"),                        # (7)
+        ("float(bce(ones, l_real)) + float(bce(zeros, l_fake))",
+         "float(bce(ones, l_real)) + float(bce(ones, l_fake))"),                                     # (8)
+        ("np.logaddexp(0, -u), rtol=1e-6)     # (9), left", "np.logaddexp(0, u), rtol=1e-6)"),       # (9)
+        ("return tf.reduce_mean(tf.nn.softplus(-l) + tf.nn.softplus(l))",
+         "return tf.reduce_mean(tf.nn.softplus(-l))"),                                               # mistake 1
+        ("loss = sign * value(d_net, real_b, fake_b)", "loss = -sign * value(d_net, real_b, fake_b)"),  # mistake 3
+    ],
+}
+
+
+def code_cells(name: str) -> list[str]:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code" and "google.colab" not in c.source]
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_every_check_fails_when_its_formula_is_altered(name, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("GAN_HELPERS_FAST", "1")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda *a, **k: plt.close("all"))
+    cells = code_cells(name)
+    sites = {}
+    for old, new in MUTATIONS[name]:
+        where = [i for i, src in enumerate(cells) if old in src]
+        assert len(where) == 1, f"{old!r} should occur in exactly one cell of {name}, found {len(where)}"
+        sites.setdefault(where[0], []).append((old, new))
+
+    namespace: dict = {"__name__": "__main__"}
+    survived = []
+    cwd = os.getcwd()
+    os.chdir(NOTEBOOKS)
+    try:
+        for i, src in enumerate(cells):
+            for old, new in sites.get(i, []):
+                trial = dict(namespace)
+                try:
+                    exec(compile(src.replace(old, new), f"{name}[{i}] mutated", "exec"), trial)
+                    survived.append(new)
+                except AssertionError:
+                    pass
+            exec(compile(src, f"{name}[{i}]", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+        plt.close("all")
+    assert not survived, f"these altered formulas passed their checks in {name}: {survived}"
