@@ -44,8 +44,9 @@ MUTATIONS = {
          "float(bce(ones, l_real)) + float(bce(ones, l_fake))"),                                     # (8)
         ("np.logaddexp(0, -u), rtol=1e-6)     # (9), left", "np.logaddexp(0, u), rtol=1e-6)"),       # (9)
         ("return tf.reduce_mean(tf.nn.softplus(-l) + tf.nn.softplus(l))",
-         "return tf.reduce_mean(tf.nn.softplus(-l))"),                                               # mistake 1
-        ("loss = sign * value(d_net, real_b, fake_b)", "loss = -sign * value(d_net, real_b, fake_b)"),  # mistake 3
+         "return tf.reduce_mean(tf.nn.softplus(-l))"),                                 # mistake 1
+        ("loss = sign * value(d_net, real_b, fake_b)",
+         "loss = -sign * value(d_net, real_b, fake_b)"),                               # mistake 3
     ],
 }
 
