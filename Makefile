@@ -5,13 +5,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help install train test lint unit notebooks lab bench test-min clean
+.PHONY: help install train test lint unit notebooks lab bench test-min student sync notebooks-full notebooks-fast clean
 
 help:
 	@echo "make train   train the DCGAN, write runs/dcgan/{samples.png,progress.gif,losses.png,generator.keras,metrics.json}"
 	@echo "make test    ruff + unit tests + every notebook under nbval in fast mode"
 	@echo "make lab     JupyterLab on notebooks/"
 	@echo "make bench   speed benchmarks (ratios against a baseline in the same process)"
+	@echo "make student student copies in student/ (solutions replaced by stubs, outputs cleared)"
+	@echo "make sync    rewrite the notebooks' set-up and navigation cells and the README index"
+	@echo "make notebooks-full  execute every notebook in full mode in place and record its run time"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; run with PYTHON=python3.X")'
@@ -46,8 +49,20 @@ test-min:
 	.venv-min/bin/python -m pip list 2>/dev/null | grep -iE "^(tensorflow|keras|numpy|scipy|matplotlib|pillow) "
 	.venv-min/bin/python -m pytest tests
 
+student: $(STAMP)
+	$(PY) scripts/notebooks.py student
+
+sync: $(STAMP)
+	$(PY) scripts/notebooks.py sync
+
+notebooks-full: $(STAMP)
+	$(PY) scripts/notebooks.py run --mode full $(NB)
+
+notebooks-fast: $(STAMP)
+	$(PY) scripts/notebooks.py run --mode fast $(NB)
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train_step.py
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs notebooks/runs student .pytest_cache

@@ -109,3 +109,29 @@ class GANCheckpoint(keras.callbacks.Callback):
         extras = {"history": self.history.history} if self.history is not None else None
         self.model.save_state(self.directory, epoch + 1, self.meta, extras)
         self.last_epoch = epoch + 1
+
+
+class FDTracker(keras.callbacks.Callback):
+    """Fréchet distance (``gan_helpers.metrics``) of the generator's samples from fixed noise
+    against fixed real features, before training and after every ``every`` epochs."""
+
+    def __init__(self, feature_net, real_features: np.ndarray, noise: np.ndarray, every: int = 1):
+        super().__init__()
+        self.net, self.real_features, self.noise, self.every = feature_net, real_features, noise, every
+        self.epochs: list[int] = []
+        self.fd: list[float] = []
+
+    def _measure(self, epoch: int) -> None:
+        from .metrics import frechet_distance
+
+        fake = self.net.features(generate_from(self.model.generator, self.noise))
+        self.epochs.append(epoch)
+        self.fd.append(frechet_distance(self.real_features, fake))
+
+    def on_train_begin(self, logs=None):
+        if not self.epochs:
+            self._measure(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self._measure(epoch + 1)

@@ -77,7 +77,6 @@ def train(args: argparse.Namespace) -> int:
         return _fail(f"--out {out} is a file; give a folder (it is created if missing).")
     fast = args.fast or config.is_fast()
 
-    import keras
     import numpy as np
 
     from . import callbacks, data, models, plots, training
@@ -168,13 +167,43 @@ def train(args: argparse.Namespace) -> int:
         "device": config.device_description(), "versions": config.versions(),
         "sample_mean_pixel": float(data.from_gan_range(samples).mean() / 255),
         "data_mean_pixel": float(digits.x_train.mean() / 255),
-        "keras_version": keras.__version__,
     }
+    if args.dataset == "mnist":
+        metrics["quality"] = _quality(gan, digits.source, fast, seed)
+        q = metrics["quality"]
+        print(f"FD-MNIST {q['generator']['fd_mnist']:.2f} (real-vs-real floor "
+              f"{q['real_vs_real_floor']['fd_mnist']:.2f}, N = {q['n']}); classifier score "
+              f"{q['generator']['classifier_score']:.2f} "
+              f"(floor {q['real_vs_real_floor']['classifier_score']:.2f}); "
+              f"classes present {q['generator']['classes_present']}/10")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"Done in {train_seconds:.0f} s on {metrics['device']}. Wrote:")
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         print(f"  {out / name}")
     return 0
+
+
+def _quality(gan, source: str, fast: bool, seed: int) -> dict:
+    """FD-MNIST, classifier score and coverage of the generator, next to the real-vs-real floor
+    at the same N (notebook 05 explains them)."""
+    import numpy as np
+
+    from . import data
+    from . import metrics as m
+
+    n = 500 if fast else 2000
+    net = m.load_feature_net(source, epochs=1 if fast else None)
+    digits = data.load_mnist(source, with_test=True)
+    rng = np.random.default_rng(seed)
+    real_a = digits.x_test[rng.choice(len(digits.x_test), n, replace=False)]
+    real_b = digits.x_train[rng.choice(len(digits.x_train), n, replace=False)]
+    keys = ("fd_mnist", "classifier_score", "classes_present", "precision", "recall", "coverage")
+
+    def row(images):
+        return {k: v for k, v in m.evaluate(net, images, real_a).items() if k in keys}
+
+    return {"n": n, "feature_net": {"source": net.source, "test_accuracy": net.test_accuracy},
+            "generator": row(gan.generate(n, seed=seed)), "real_vs_real_floor": row(real_b)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,17 @@ class ExerciseFailed(AssertionError):
     """A learner's answer is not right yet; the message says how it goes wrong."""
 
 
+def _call(fn: Callable, *args):
+    """Call the learner's function, turning an unwritten stub into a plain message."""
+    try:
+        return fn(*args)
+    except NotImplementedError as exc:
+        name = getattr(fn, "__name__", "your function")
+        raise ExerciseFailed(f"{name} is not written yet ({exc or 'NotImplementedError'}). Replace the "
+                             "`raise NotImplementedError` line with your code, run its cell, then this "
+                             "check again.") from None
+
+
 def _passed(what: str) -> bool:
     print(f"✓ {what}: all checks passed.")
     return True
@@ -33,7 +44,7 @@ def check_generator_loss(fn: Callable) -> bool:
 
     for p in (0.01, 0.5, 0.9):
         logits = tf.constant([_logit(p)] * 4, dtype=tf.float32)
-        got, want = _value(fn(logits)), -np.log(p)
+        got, want = _value(_call(fn, logits)), -np.log(p)
         if not np.isclose(got, want, rtol=1e-4, atol=1e-5):
             hints = {round(np.log1p(-p), 4): "did you use log(1 − D), the minimax loss, instead of "
                                               "−log D?",
@@ -43,7 +54,7 @@ def check_generator_loss(fn: Callable) -> bool:
             hint = hints.get(round(got, 4), "compare with softplus(−l), which equals −log σ(l).")
             raise ExerciseFailed(f"for D(G(z)) = {p} (logit {_logit(p):.2f}) your loss is {got:.4f}, "
                                  f"expected {want:.4f}; {hint}")
-    got = _value(fn(tf.constant([-200.0, 200.0])))
+    got = _value(_call(fn, tf.constant([-200.0, 200.0])))
     if not np.isfinite(got):
         raise ExerciseFailed(f"for logits −200 and 200 your loss is {got}; σ(−200) rounds to 0 in "
                              "float32 and log(0) = −inf. Use the stable form softplus(−l).")
@@ -60,7 +71,7 @@ def check_discriminator_loss(fn: Callable) -> bool:
     real = tf.constant([_logit(0.8), _logit(0.6)], dtype=tf.float32)
     fake = tf.constant([_logit(0.3), _logit(0.1)], dtype=tf.float32)
     want = -np.mean(np.log([0.8, 0.6])) - np.mean(np.log([0.7, 0.9]))
-    got = _value(fn(real, fake))
+    got = _value(_call(fn, real, fake))
     if not np.isclose(got, want, rtol=1e-4):
         swapped = -np.mean(np.log([0.2, 0.4])) - np.mean(np.log([0.3, 0.1]))
         if np.isclose(got, swapped, rtol=1e-4):
@@ -71,7 +82,7 @@ def check_discriminator_loss(fn: Callable) -> bool:
             hint = "it should be softplus(−l_real).mean() + softplus(l_fake).mean()."
         raise ExerciseFailed(f"for D(x) = [0.8, 0.6] and D(G(z)) = [0.3, 0.1] your loss is "
                              f"{got:.4f}, expected {want:.4f}; {hint}")
-    got = _value(fn(tf.constant([-200.0]), tf.constant([200.0])))
+    got = _value(_call(fn, tf.constant([-200.0]), tf.constant([200.0])))
     if not (np.isfinite(got) and np.isclose(got, 400.0, rtol=1e-4)):
         raise ExerciseFailed(f"a confidently wrong discriminator (logit −200 on a real image, +200 on "
                              f"a fake) should have loss 200 + 200 = 400, yours gives {got}; "
@@ -85,7 +96,7 @@ def check_generator(build: Callable, latent_dim: int = 16) -> bool:
     import keras
     import tensorflow as tf
 
-    model = build(latent_dim)
+    model = _call(build, latent_dim)
     if not isinstance(model, keras.Model):
         raise ExerciseFailed(f"build({latent_dim}) returned {type(model).__name__}, not a "
                              "keras.Model.")
@@ -116,7 +127,7 @@ def check_worst_perturbation(fn: Callable) -> bool:
     rng = np.random.default_rng(0)
     for n, eps in ((5, 0.1), (784, 0.25)):
         w = rng.normal(size=n)
-        eta = np.asarray(fn(w, eps), dtype=np.float64)
+        eta = np.asarray(_call(fn, w, eps), dtype=np.float64)
         if eta.shape != w.shape:
             raise ExerciseFailed(f"for w of shape {w.shape} your η has shape {eta.shape}.")
         if np.abs(eta).max() > eps + 1e-9:
@@ -143,6 +154,10 @@ def check_two_meanings(answers: dict) -> bool:
     missing = sorted(set(key) - set(answers))
     if missing:
         raise ExerciseFailed(f"answer every scenario; missing: {', '.join(missing)}")
+    allowed = {"gan", "adversarial example"}
+    unanswered = [k for k in key if str(answers[k]).strip().lower() not in allowed]
+    if unanswered:
+        raise ExerciseFailed(f"answer {', '.join(unanswered)} with \"gan\" or \"adversarial example\".")
     wrong = [k for k in key if str(answers[k]).strip().lower() != key[k]]
     if wrong:
         raise ExerciseFailed("not yet: " + " ".join(f"({k}) {why[k]}" for k in wrong))
@@ -154,7 +169,7 @@ def check_score_change(fn: Callable) -> bool:
     rng = np.random.default_rng(1)
     for n in (3, 100, 10_000):
         w, eps = rng.normal(size=n), 0.07
-        got, want = float(fn(w, eps)), eps * float(np.abs(w).sum())
+        got, want = float(_call(fn, w, eps)), eps * float(np.abs(w).sum())
         if not np.isclose(got, want, rtol=1e-6):
             hint = ("did you use ‖w‖₂ instead of ‖w‖₁ = Σ|w_i|?"
                     if np.isclose(got, eps * np.linalg.norm(w)) else "it is Σ_i w_i·ε·sign(w_i).")
@@ -168,7 +183,7 @@ def check_optimal_discriminator(fn: Callable) -> bool:
     """``fn(p_data, p_g)`` must return D* = p_data / (p_data + p_g), elementwise."""
     p_data = np.array([0.5, 0.2, 0.0, 0.3])
     p_g = np.array([0.5, 0.6, 0.4, 0.0])
-    got = np.asarray(fn(p_data, p_g), dtype=np.float64)
+    got = np.asarray(_call(fn, p_data, p_g), dtype=np.float64)
     want = np.array([0.5, 0.25, 0.0, 1.0])
     if got.shape != want.shape:
         raise ExerciseFailed(f"expected one value per point, shape {want.shape}; got {got.shape}")
@@ -188,7 +203,7 @@ def check_jsd(fn: Callable) -> bool:
     cases = [([0.5, 0.5], [0.5, 0.5]), ([1.0, 0.0], [0.0, 1.0]), ([0.1, 0.6, 0.3], [0.3, 0.3, 0.4]),
              ([0.7, 0.3, 0.0], [0.0, 0.5, 0.5])]
     for p, q in cases:
-        got, want = float(fn(np.array(p), np.array(q))), js_divergence(p, q)
+        got, want = float(_call(fn, np.array(p), np.array(q))), js_divergence(p, q)
         if not np.isfinite(got):
             raise ExerciseFailed(f"JSD({p}, {q}) came out {got}; terms with p_i = 0 count as 0 "
                                  "(0·log 0 = 0), and m = (p+q)/2 is never 0 where p or q is not.")
@@ -196,6 +211,67 @@ def check_jsd(fn: Callable) -> bool:
             hint = ("that is in bits; use the natural log (nats)." if np.isclose(got, want / np.log(2))
                     else "JSD = ½ KL(p‖m) + ½ KL(q‖m) with m = (p + q)/2.")
             raise ExerciseFailed(f"JSD({p}, {q}) = {want:.6f}, yours is {got:.6f}; {hint}")
-    if abs(float(fn(np.array([1.0, 0.0]), np.array([0.0, 1.0]))) - np.log(2)) > 1e-9:
+    if abs(float(_call(fn, np.array([1.0, 0.0]), np.array([0.0, 1.0]))) - np.log(2)) > 1e-9:
         raise ExerciseFailed("disjoint distributions must give the maximum, log 2.")
     return _passed("Jensen–Shannon divergence")
+
+
+# ------------------------------------------------------------------ notebook 05
+def check_frechet_distance(fn: Callable) -> bool:
+    """``fn(mu1, sigma1, mu2, sigma2)`` must return ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2(Σ1 Σ2)^½)."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 4))
+    s1, s2 = a @ a.T + np.eye(4), np.diag([1.0, 2.0, 3.0, 4.0])
+    mu1, mu2 = rng.normal(size=4), rng.normal(size=4)
+    from scipy import linalg
+
+    want = float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real))
+    got = float(np.real(_call(fn, mu1, s1, mu2, s2)))
+    if not np.isclose(got, want, rtol=1e-5):
+        no_sqrt = float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * s1 @ s2))
+        hint = ("take the matrix square root of Σ1Σ2 (scipy.linalg.sqrtm), not the product itself."
+                if np.isclose(got, no_sqrt, rtol=1e-5) else
+                "the mean term is the squared distance ‖μ1 − μ2‖², not the distance."
+                if np.isclose(got - np.linalg.norm(mu1 - mu2) + np.sum((mu1 - mu2) ** 2), want, rtol=1e-5)
+                else "compare term by term with ‖μ1 − μ2‖² + Tr(Σ1) + Tr(Σ2) − 2 Tr((Σ1Σ2)^½).")
+        raise ExerciseFailed(f"for a 4-d test case your FD is {got:.4f}, expected {want:.4f}; {hint}")
+    same = float(np.real(_call(fn, mu1, s1, mu1, s1)))
+    if abs(same) > 1e-6:
+        raise ExerciseFailed(f"two identical Gaussians must have FD 0, yours gives {same:.3g}")
+    return _passed("Fréchet distance")
+
+
+def check_classifier_score(fn: Callable) -> bool:
+    """``fn(probs)`` must return exp(E_x KL(p(y|x) ‖ p(y))) for an [N, classes] array of probabilities."""
+    balanced = np.eye(10)[np.arange(100) % 10]
+    one_class = np.eye(10)[np.zeros(100, int)]
+    soft = np.full((100, 10), 0.1)
+    for probs, want, what in ((balanced, 10.0, "confident and balanced over 10 classes"),
+                              (one_class, 1.0, "all confidently one class"),
+                              (soft, 1.0, "all uniform (no confidence)")):
+        got = float(_call(fn, probs))
+        if not np.isclose(got, want, rtol=1e-4):
+            hint = ("did you forget the exp?" if np.isclose(np.exp(got), want, rtol=1e-4)
+                    else "the marginal p(y) is the mean of p(y|x) over the samples.")
+            raise ExerciseFailed(f"for predictions that are {what} the score is {want:g}; yours is "
+                                 f"{got:.4f}. {hint} Clip probabilities away from 0 before the log.")
+    return _passed("classifier score")
+
+
+def check_precision(fn: Callable) -> bool:
+    """``fn(real, fake, k)`` must return the share of fakes inside the k-NN ball of some real point."""
+    from .metrics import precision_recall
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 2))
+    fake = np.concatenate([rng.normal(size=(150, 2)), rng.normal(6, 1, size=(150, 2))])
+    want = precision_recall(real, fake, k=3)["precision"]
+    got = float(_call(fn, real, fake, 3))
+    if not np.isclose(got, want, atol=1e-9):
+        recall = precision_recall(real, fake, k=3)["recall"]
+        hint = ("that is recall: precision asks whether each *fake* lies near the real data."
+                if np.isclose(got, recall, atol=1e-9) else
+                "each real point's radius is the distance to its k-th nearest *other* real point.")
+        raise ExerciseFailed(f"half the fakes sit far from the data, so precision is {want:.3f}; "
+                             f"yours is {got:.3f}. {hint}")
+    return _passed("k-NN precision")

@@ -6,6 +6,19 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Feature-net weights trained by the tests go to a temporary cache, shared by the session."""
+    path = tmp_path_factory.mktemp("gan_helpers_cache")
+    old = os.environ.get("GAN_HELPERS_CACHE")
+    os.environ["GAN_HELPERS_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GAN_HELPERS_CACHE", None)
+    else:
+        os.environ["GAN_HELPERS_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def bundled():
     from gan_helpers import data

@@ -45,6 +45,9 @@ def test_fast_run_writes_everything_and_resumes(tmp_path, capsys):
     assert m["wall_time_s"] > 0 and m["images_per_second"] > 0
     assert m["versions"]["keras"].startswith("3.") and "CPU" in m["device"] or "GPU" in m["device"]
     assert set(m["final_epoch_means"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    q = m["quality"]
+    assert q["n"] == 500 and q["real_vs_real_floor"]["fd_mnist"] < q["generator"]["fd_mnist"]
+    assert 1 <= q["generator"]["classifier_score"] <= 10 and 0 < q["feature_net"]["test_accuracy"] <= 1
 
     capsys.readouterr()
     assert run(*common, "--epochs", "3") == 0

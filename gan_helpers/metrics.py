@@ -1,0 +1,258 @@
+"""Measuring a GAN without downloads: a small MNIST feature net trained once per machine, and
+Fréchet distance, classifier score, class coverage, precision/recall, density/coverage and a
+memorisation check on its features, each calibrated against reference sets."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CACHE_ENV = "GAN_HELPERS_CACHE"
+FEATURE_NET_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where trained helper weights live: $GAN_HELPERS_CACHE or ~/.cache/gan_helpers."""
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "gan_helpers"))
+
+
+# ----------------------------------------------------------------------------- the feature net
+def build_feature_net(width: int = 32, feature_dim: int = 128):
+    """A small CNN classifier for 28×28 digits in [-1, 1]; its ``features`` layer gives the
+    embedding the metrics use, its output the 10 class logits."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((28, 28, 1))
+    x = inputs
+    for filters in (width, 2 * width):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    features = layers.Dense(feature_dim, activation="relu", name="features")(x)
+    logits = layers.Dense(10, name="logits")(layers.Dropout(0.3)(features))
+    return keras.Model(inputs, logits, name="feature_net")
+
+
+@dataclass
+class FeatureNet:
+    """A trained feature net: ``features(x)`` and ``probs(x)`` for images in [-1, 1]."""
+
+    model: object
+    test_accuracy: float
+    source: str
+    n_train: int
+    seconds: float
+
+    def __post_init__(self):
+        import keras
+
+        self._both = keras.Model(self.model.input,
+                                 [self.model.get_layer("features").output, self.model.output])
+
+    def _run(self, images, batch_size: int = 500):
+        x = _as_gan_images(images)
+        feats, logits = [], []
+        for i in range(0, len(x), batch_size):
+            f, l = self._both(x[i:i + batch_size], training=False)
+            feats.append(np.asarray(f))
+            logits.append(np.asarray(l))
+        return np.concatenate(feats).astype(np.float64), np.concatenate(logits).astype(np.float64)
+
+    def features(self, images) -> np.ndarray:
+        return self._run(images)[0]
+
+    def probs(self, images) -> np.ndarray:
+        logits = self._run(images)[1]
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def features_and_probs(self, images) -> tuple[np.ndarray, np.ndarray]:
+        f, logits = self._run(images)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return f, e / e.sum(axis=1, keepdims=True)
+
+
+def _as_gan_images(images) -> np.ndarray:
+    from .data import to_gan_range
+
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        return to_gan_range(x)
+    x = x.astype(np.float32)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.shape[1:] != (28, 28, 1):
+        raise ValueError(f"expected 28×28 single-channel images, got shape {x.shape}")
+    if x.min() < -1.001 or x.max() > 1.001:
+        raise ValueError("float images must be in [-1, 1] (the generator's tanh range); "
+                         f"got [{x.min():.2f}, {x.max():.2f}]")
+    return x
+
+
+def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: bool = False,
+                     seed: int = 0, verbose: bool = True) -> FeatureNet:
+    """The feature net for the MNIST the loader gives (``source``), trained with a fixed seed on its
+    training split and cached under ``cache_dir()`` keyed by the data source; trained only once."""
+    import keras
+
+    from . import config, data
+
+    digits = data.load_mnist(source, with_test=True, seed=seed)
+    epochs = epochs or (3 if digits.source == "keras" else 10)
+    key = f"feature_net_v{FEATURE_NET_VERSION}_{digits.source}_{len(digits.x_train)}_e{epochs}_s{seed}"
+    weights, info_file = cache_dir() / f"{key}.weights.h5", cache_dir() / f"{key}.json"
+    model = build_feature_net()
+    if weights.exists() and info_file.exists() and not retrain:
+        model.load_weights(weights)
+        info = json.loads(info_file.read_text())
+        if verbose:
+            print(f"feature net: loaded {weights} (test accuracy {info['test_accuracy']:.2%})")
+        return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
+
+    config.set_seed(seed)
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    x_tr, x_te = data.to_gan_range(digits.x_train), data.to_gan_range(digits.x_test)
+    t0 = time.perf_counter()
+    model.fit(x_tr, digits.y_train, batch_size=128, epochs=epochs, verbose=0, shuffle=True)
+    seconds = time.perf_counter() - t0
+    accuracy = float(model.evaluate(x_te, digits.y_test, verbose=0)[1])
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    model.save_weights(weights)
+    info_file.write_text(json.dumps({"test_accuracy": accuracy, "n_train": len(x_tr), "seconds": seconds,
+                                     "source": digits.source, "epochs": epochs}))
+    if verbose:
+        print(f"feature net: trained on {len(x_tr)} {digits.source} digits in {seconds:.0f} s, "
+              f"test accuracy {accuracy:.2%} on {len(x_te)} held-out digits; cached in {weights}")
+    return FeatureNet(model, accuracy, digits.source, len(x_tr), seconds)
+
+
+# ----------------------------------------------------------------------------- the metrics
+def frechet_distance(f1: np.ndarray, f2: np.ndarray, eps: float = 1e-6) -> float:
+    """‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) between Gaussians fitted to two feature sets.
+
+    The matrix square root can pick up tiny imaginary parts from rounding, which are dropped
+    (large ones raise); a near-singular product gets ``eps`` added on the diagonal."""
+    from scipy import linalg
+
+    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    if f1.ndim != 2 or f2.ndim != 2 or f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"need two [N, d] feature arrays of the same d, got {f1.shape} and {f2.shape}")
+    if min(len(f1), len(f2)) < 2:
+        raise ValueError("need at least 2 samples in each set to estimate a covariance")
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(len(s1)) * eps
+        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3 * max(1.0, np.abs(covmean).max())):
+            raise ValueError(f"sqrtm has a large imaginary part ({np.abs(covmean.imag).max():.3g})")
+        covmean = covmean.real
+    diff = mu1 - mu2
+    return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)))
+
+
+def classifier_score(probs: np.ndarray) -> float:
+    """exp(E_x KL(p(y|x) ‖ p(y))): the Inception-score analogue, between 1 and the 10 classes."""
+    p = np.clip(np.asarray(probs, np.float64), 1e-12, 1.0)
+    marginal = p.mean(0)
+    return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+
+
+def class_coverage(probs: np.ndarray, min_share: float = 0.01) -> dict:
+    """The histogram of predicted classes: how many classes hold at least ``min_share`` of the
+    samples, the share of classes covered, and KL(histogram ‖ uniform) in nats (0 = balanced)."""
+    pred = np.asarray(probs).argmax(1)
+    hist = np.bincount(pred, minlength=10) / len(pred)
+    nz = hist > 0
+    return {"classes_present": int((hist >= min_share).sum()),
+            "coverage": float((hist >= min_share).sum() / 10),
+            "kl_from_uniform": float(np.sum(hist[nz] * np.log(hist[nz] * 10))),
+            "histogram": hist.round(4).tolist()}
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0))
+
+
+def _kth_radius(x: np.ndarray, k: int) -> np.ndarray:
+    d = _pairwise(x, x)
+    return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict:
+    """Improved precision and recall (Kynkäänniemi et al. 2019): precision is the share of fakes
+    inside some real sample's k-NN ball, recall the share of reals inside some fake's ball."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    r_real, r_fake = _kth_radius(real, k), _kth_radius(fake, k)
+    d = _pairwise(real, fake)
+    precision = float(np.mean((d <= r_real[:, None]).any(axis=0)))
+    recall = float(np.mean((d <= r_fake[None, :]).any(axis=1)))
+    return {"precision": precision, "recall": recall}
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict:
+    """Density and coverage (Naeem et al. 2020). Density counts how many real k-NN balls contain
+    each fake (≈ 1 for identical distributions); coverage is the share of real balls holding a fake."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    r_real = _kth_radius(real, k)
+    inside = _pairwise(real, fake) <= r_real[:, None]
+    return {"density": float(inside.sum() / (k * len(fake))), "coverage": float(inside.any(axis=1).mean())}
+
+
+def nearest_neighbours(queries: np.ndarray, reference: np.ndarray, n: int = 3,
+                       exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-space L2 nearest neighbours: (indices [Q, n], distances [Q, n]) of each query in
+    ``reference``. Images in [-1, 1] or uint8; distances are on the [0, 1] pixel scale."""
+    q = (_as_gan_images(queries).reshape(len(queries), -1).astype(np.float64) + 1) / 2
+    r = (_as_gan_images(reference).reshape(len(reference), -1).astype(np.float64) + 1) / 2
+    d = _pairwise(q, r)
+    if exclude_self:
+        d[d < 1e-5] = np.inf  # rounding in the expanded distance leaves ~1e-7 for a copy
+    idx = np.argsort(d, axis=1)[:, :n]
+    return idx, np.take_along_axis(d, idx, axis=1)
+
+
+def evaluate(net: FeatureNet, fake_images, real_images) -> dict:
+    """All the feature-based metrics of ``fake_images`` against ``real_images`` (same count advised)."""
+    f_fake, p_fake = net.features_and_probs(fake_images)
+    f_real = net.features(real_images)
+    cov = class_coverage(p_fake)
+    return {"fd_mnist": frechet_distance(f_real, f_fake), "classifier_score": classifier_score(p_fake),
+            "classes_present": cov["classes_present"], "class_kl": cov["kl_from_uniform"],
+            **precision_recall(f_real, f_fake), **density_coverage(f_real, f_fake)}
+
+
+def blur(images_uint8: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Gaussian-blurred copies of uint8 digits (a reference set that keeps shape, loses detail)."""
+    from scipy.ndimage import gaussian_filter
+
+    x = np.asarray(images_uint8, np.float64)
+    return np.clip(gaussian_filter(x, sigma=(0, sigma, sigma)), 0, 255).round().astype(np.uint8)
+
+
+def reference_sets(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Calibration rows, each ``n`` uint8 images drawn from (x, y), which should be data the real
+    comparison set does not contain: real digits (the noise floor), uniform noise, blurred digits,
+    a single class, and real digits with classes 0–4 removed."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(x), n, replace=len(x) < n)
+    ones = np.flatnonzero(y == 1)
+    upper = np.flatnonzero(y >= 5)
+    return {
+        "real vs real (noise floor)": x[pick],
+        "uniform noise": rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+        "blurred real (σ = 1 px)": blur(x[pick], 1.0),
+        "a single class (1s)": x[rng.choice(ones, n, replace=len(ones) < n)],
+        "classes 0–4 removed": x[rng.choice(upper, n, replace=len(upper) < n)],
+    }

@@ -1,0 +1,281 @@
+"""Maintain the notebooks: the shared Colab set-up cell, navigation links, the README index,
+student copies, and measured run times.
+
+    python scripts/notebooks.py sync [--check]      # set-up cell, nav cells, README index
+    python scripts/notebooks.py student [--out DIR] # student copies: solutions → stubs, outputs cleared
+    python scripts/notebooks.py run --mode fast|full [NAMES...]  # execute, record time and hardware
+
+``make student``, ``make sync`` and ``make notebooks-full`` call these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import datetime as dt
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+README = ROOT / "README.md"
+INDEX_START, INDEX_END = "<!-- notebook-index:start -->", "<!-- notebook-index:end -->"
+NAME_RE = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+META = "gan_tutorial"
+DEFAULT_HINT = "write your solution here; the check in the next cell tells you what is wrong"
+
+
+def repo_url() -> str:
+    """The repository URL, defined once in pyproject.toml under [project.urls] Repository."""
+    text = (ROOT / "pyproject.toml").read_text()
+    try:
+        import tomllib
+
+        return tomllib.loads(text)["project"]["urls"]["Repository"]
+    except ModuleNotFoundError:  # Python 3.10
+        match = re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M)
+        if not match:
+            raise SystemExit("pyproject.toml has no [project.urls] Repository") from None
+        return match.group(1)
+
+
+def setup_cell_source(url: str) -> str:
+    return f'''# Colab only: install gan_helpers from the repository (--no-deps keeps Colab's TensorFlow).
+# The same cell is in every notebook (scripts/notebooks.py writes it); elsewhere it does nothing.
+import subprocess
+import sys
+
+REPO_URL = "{url}"
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    f"gan_helpers @ git+{{REPO_URL}}"], check=True)'''
+
+
+def notebook_paths() -> list[Path]:
+    paths = sorted(p for p in NB_DIR.glob("*.ipynb") if NAME_RE.match(p.name))
+    bad = [p.name for p in NB_DIR.glob("*.ipynb") if not NAME_RE.match(p.name)]
+    if bad:
+        raise SystemExit(f"notebook names must look like NN_slug.ipynb: {', '.join(bad)}")
+    return paths
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def title_of(nb) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "nav" not in tags(cell):
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return "untitled"
+
+
+def short_title(nb) -> str:
+    """'04 · A DCGAN on MNIST with Keras 3' → 'A DCGAN on MNIST with Keras 3'."""
+    return title_of(nb).split("·", 1)[-1].strip()
+
+
+def nav_source(paths: list[Path], i: int, titles: list[str]) -> str:
+    parts = []
+    if i > 0:
+        parts.append(f"[← {paths[i - 1].name[:2]} · {titles[i - 1]}]({paths[i - 1].name})")
+    parts.append("[Contents](../README.md#the-notebooks)")
+    if i < len(paths) - 1:
+        parts.append(f"[{paths[i + 1].name[:2]} · {titles[i + 1]} →]({paths[i + 1].name})")
+    return " · ".join(parts)
+
+
+def nav_cell(source: str, cell_id: str):
+    cell = nbformat.v4.new_markdown_cell(source)
+    cell.id = cell_id  # fixed, so that syncing twice changes nothing
+    cell.metadata["tags"] = ["nav"]
+    return cell
+
+
+def reading_minutes(nb) -> int:
+    """An estimate: prose at 180 words a minute plus half a minute per code cell."""
+    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    code_cells = sum(c.cell_type == "code" for c in nb.cells)
+    return max(1, round(words / 180 + 0.5 * code_cells))
+
+
+def synced(nb, paths: list[Path], i: int, titles: list[str], url: str):
+    """The notebook with its set-up cell, nav cells and cell ids in canonical form."""
+    nb = copy.deepcopy(nb)
+    body = [c for c in nb.cells if "nav" not in tags(c)]
+    setup = [c for c in body if c.cell_type == "code" and '"google.colab" in sys.modules' in c.source]
+    if len(setup) != 1:
+        raise SystemExit(f"{paths[i].name}: expected one Colab set-up cell, found {len(setup)}")
+    setup[0].source = setup_cell_source(url)
+    setup[0].metadata["tags"] = sorted(set(tags(setup[0])) | {"colab-setup"})
+    setup[0].outputs = []
+    setup[0].execution_count = None
+    for cell in body:  # execution timestamps from nbclient are noise in a diff
+        cell.metadata.pop("execution", None)
+    nav = nav_source(paths, i, titles)
+    nb.cells = [nav_cell(nav, "nav-top"), *body, nav_cell(nav, "nav-bottom")]
+    return nb
+
+
+def index_table(paths: list[Path], notebooks: list) -> str:
+    url = repo_url().removeprefix("https://github.com/")
+    rows = ["| # | notebook | what you learn | before it | reading | run: fast · full | |",
+            "|---|---|---|---|---|---|---|"]
+    for path, nb in zip(paths, notebooks):
+        meta = nb.metadata.get(META, {})
+        runs = meta.get("runs", {})
+        run = {mode: f"{runs[mode]['seconds']:.0f} s" if mode in runs else "not measured"
+               for mode in ("fast", "full")}
+
+        full = runs.get("full")
+        measured = f" ({full['device']})" if full else ""
+        badge = (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                 f"(https://colab.research.google.com/github/{url}/blob/main/notebooks/{path.name})")
+        rows.append(f"| {path.name[:2]} | [{short_title(nb)}](notebooks/{path.name}) | "
+                    f"{meta.get('teaches', '')} | {meta.get('prerequisites', '')} | "
+                    f"~{reading_minutes(nb)} min | {run['fast']} · {run['full']}{measured} | {badge} |")
+    note = ("Reading time is estimated from the word count. Run times are measured by "
+            "`python scripts/notebooks.py run` (fast: `GAN_HELPERS_FAST=1`, as in CI; full: what the "
+            "committed outputs show) on the hardware named.")
+    return "\n".join(rows) + "\n\n" + note
+
+
+def cmd_sync(check: bool) -> int:
+    paths = notebook_paths()
+    notebooks = [nbformat.read(p, as_version=4) for p in paths]
+    titles = [short_title(nb) for nb in notebooks]
+    url = repo_url()
+    stale = []
+    for i, (path, nb) in enumerate(zip(paths, notebooks)):
+        new = synced(nb, paths, i, titles, url)
+        if nbformat.writes(new) != nbformat.writes(nb):
+            stale.append(path.name)
+            if not check:
+                nbformat.write(new, path)
+    readme = README.read_text()
+    if INDEX_START not in readme or INDEX_END not in readme:
+        raise SystemExit(f"README.md lacks the markers {INDEX_START} … {INDEX_END}")
+    head, rest = readme.split(INDEX_START, 1)
+    _, tail = rest.split(INDEX_END, 1)
+    new_readme = f"{head}{INDEX_START}\n{index_table(paths, notebooks)}\n{INDEX_END}{tail}"
+    if new_readme != readme:
+        stale.append("README.md")
+        if not check:
+            README.write_text(new_readme)
+    if check and stale:
+        print("out of date (run `make sync`): " + ", ".join(stale))
+        return 1
+    print("up to date" if not stale else "updated: " + ", ".join(stale))
+    return 0
+
+
+def stub_source(cell) -> str:
+    """A solution cell's stub: imports kept, each function's body replaced by a raise with a hint."""
+    hint = cell.metadata.get("hint", DEFAULT_HINT)
+    if "stub" in cell.metadata:
+        return cell.metadata["stub"]
+    tree = ast.parse(cell.source)
+    lines = cell.source.splitlines()
+    out = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append("\n".join(lines[node.lineno - 1: node.end_lineno]))
+        elif isinstance(node, ast.FunctionDef):
+            header = "\n".join(lines[node.lineno - 1: node.body[0].lineno - 1])
+            doc = ast.get_docstring(node)
+            body = f'    """{doc}"""\n' if doc else ""
+            out.append(f"{header}\n{body}    raise NotImplementedError({hint!r})")
+        else:
+            raise SystemExit(f"a solution cell has a top-level {type(node).__name__}; give it a "
+                             "metadata 'stub' so the student copy knows what to show:\n" + cell.source)
+    return "# Exercise: your code here.\n" + "\n\n\n".join(out)
+
+
+def student_copy(nb):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            if "solution" in tags(cell):
+                cell.source = stub_source(cell)
+                cell.metadata["tags"] = [t for t in tags(cell) if t != "solution"] + ["stub"]
+                cell.metadata.pop("jupyter", None)
+                cell.metadata.pop("stub", None)
+                cell.metadata.pop("hint", None)
+    nb.metadata.get(META, {}).pop("runs", None)
+    return nb
+
+
+def cmd_student(out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    for path in notebook_paths():
+        nb = student_copy(nbformat.read(path, as_version=4))
+        n = sum("stub" in tags(c) for c in nb.cells)
+        nbformat.write(nb, out / path.name)
+        print(f"{out / path.name}: {n} exercise stubs")
+    return 0
+
+
+def execute(nb, fast: bool, timeout: int = 1800):
+    """Run a notebook in a fresh kernel of this Python, in notebooks/; returns (nb, seconds)."""
+    from nbclient import NotebookClient
+
+    os.environ["GAN_HELPERS_FAST"] = "1" if fast else "0"
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(NB_DIR)}})
+    t0 = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - t0
+
+
+def cmd_run(mode: str, names: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from gan_helpers import config
+
+    paths = [p for p in notebook_paths() if not names or p.name in names or p.name[:2] in names]
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        executed, seconds = execute(copy.deepcopy(nb), fast=(mode == "fast"))
+        record = {"seconds": round(seconds, 1), "device": config.device_description(),
+                  "date": dt.date.today().isoformat()}
+        target = executed if mode == "full" else nb
+        target.metadata.setdefault(META, {}).setdefault("runs", {})[mode] = record
+        if mode == "full":
+            target.metadata[META]["runs"]["fast"] = nb.metadata.get(META, {}).get("runs", {}).get("fast")
+            if target.metadata[META]["runs"]["fast"] is None:
+                del target.metadata[META]["runs"]["fast"]
+        nbformat.write(target, path)
+        print(f"{path.name}: {mode} run {seconds:.1f} s on {record['device']}")
+    return cmd_sync(check=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sync", help="set-up cells, nav cells and the README index")
+    s.add_argument("--check", action="store_true", help="change nothing; exit 1 if out of date")
+    st = sub.add_parser("student", help="write student copies")
+    st.add_argument("--out", type=Path, default=ROOT / "student")
+    r = sub.add_parser("run", help="execute notebooks and record their run time")
+    r.add_argument("--mode", choices=("fast", "full"), required=True)
+    r.add_argument("names", nargs="*", help="notebook file names or numbers (default: all)")
+    args = parser.parse_args(argv)
+    if args.command == "sync":
+        return cmd_sync(args.check)
+    if args.command == "student":
+        return cmd_student(args.out)
+    return cmd_run(args.mode, args.names)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

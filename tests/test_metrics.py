@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from gan_helpers import metrics
+
+
+def clusters(n, classes=range(10), d=8, spread=0.3, seed=0):
+    """Synthetic 'features': one Gaussian blob per class, centres fixed across calls."""
+    centres = np.random.default_rng(123).normal(0, 3, (10, d))
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(list(classes), n)
+    return centres[labels] + rng.normal(0, spread, (n, d)), labels
+
+
+def test_fd_is_zero_for_identical_sets_and_moves_by_the_squared_shift():
+    f, _ = clusters(2000)
+    assert metrics.frechet_distance(f, f) < 1e-6
+    shift = np.random.default_rng(1).normal(0, 0.5, f.shape[1])
+    np.testing.assert_allclose(metrics.frechet_distance(f, f + shift), shift @ shift, rtol=1e-6, atol=1e-6)
+
+
+def test_fd_grows_with_the_spread_and_handles_singular_covariances():
+    f, _ = clusters(1000)
+    g = f.copy()
+    g[:, :2] *= 1.5
+    assert metrics.frechet_distance(f, g) > metrics.frechet_distance(f, f[::-1]) + 0.1
+    low_rank = np.repeat(np.random.default_rng(0).normal(size=(500, 1)), 5, axis=1)  # rank-1 covariance
+    assert np.isfinite(metrics.frechet_distance(low_rank, low_rank + 0.1))
+    with pytest.raises(ValueError, match="same d"):
+        metrics.frechet_distance(f, f[:, :3])
+
+
+def test_classifier_score_and_coverage_known_answers():
+    balanced = np.eye(10)[np.arange(1000) % 10]
+    np.testing.assert_allclose(metrics.classifier_score(balanced), 10, rtol=1e-6)
+    one_class = np.eye(10)[np.full(1000, 7)]
+    np.testing.assert_allclose(metrics.classifier_score(one_class), 1, rtol=1e-6)
+    cov = metrics.class_coverage(one_class)
+    assert cov["coverage"] == 0.1 and cov["classes_present"] == 1
+    np.testing.assert_allclose(cov["kl_from_uniform"], np.log(10))
+    assert metrics.class_coverage(balanced)["kl_from_uniform"] < 1e-12
+
+
+def test_density_and_coverage_of_identical_distributions_match_naeem():
+    real, _ = clusters(1500, seed=1)
+    fake, _ = clusters(1500, seed=2)
+    dc = metrics.density_coverage(real, fake, k=5)
+    assert 0.85 < dc["density"] < 1.15 and 0.93 < dc["coverage"] < 1.0   # Naeem et al.: ≈ 1 and ≈ 0.97
+
+
+def test_precision_and_recall_react_in_the_right_direction():
+    real, _ = clusters(1000, seed=1)
+    same = metrics.precision_recall(real, clusters(1000, seed=2)[0])
+    dropped = metrics.precision_recall(real, clusters(1000, classes=range(5), seed=2)[0])
+    blurred = metrics.precision_recall(real, clusters(1000, seed=2, spread=1.2)[0])
+    # k = 3 in 8-d with 100 points a blob: identical distributions give about 0.85 on both
+    assert same["precision"] > 0.75 and same["recall"] > 0.75
+    assert dropped["recall"] < 0.6 and dropped["precision"] > 0.75      # fewer modes: recall falls
+    assert blurred["precision"] < same["precision"] - 0.2                # off-manifold: precision falls
+
+
+def test_nearest_neighbours_find_copies(bundled):
+    x = bundled[0][:200]
+    idx, dist = metrics.nearest_neighbours(x[:5], x, n=2)
+    np.testing.assert_array_equal(idx[:, 0], np.arange(5))
+    assert np.all(dist[:, 0] < 1e-5) and np.all(dist[:, 1] > 1)
+    idx, dist = metrics.nearest_neighbours(x[:5], x, n=1, exclude_self=True)
+    assert np.all(idx[:, 0] != np.arange(5))
+
+
+def test_reference_sets_have_the_promised_content(bundled):
+    x, y = bundled
+    refs = metrics.reference_sets(x, y, 100)
+    assert all(v.shape == (100, 28, 28) and v.dtype == np.uint8 for v in refs.values())
+    assert set(np.unique(y[np.isin(x.reshape(len(x), -1).sum(1),
+                                   refs["a single class (1s)"].reshape(100, -1).sum(1))])) >= {1}
+    assert refs["blurred real (σ = 1 px)"].std() < refs["real vs real (noise floor)"].std()
+
+
+def test_feature_net_trains_caches_and_rejects_bad_images(tmp_path, monkeypatch):
+    monkeypatch.setenv(metrics.CACHE_ENV, str(tmp_path))
+    net = metrics.load_feature_net("bundled", epochs=1, verbose=False)
+    assert net.test_accuracy > 0.9 and net.n_train == 8000
+    again = metrics.load_feature_net("bundled", epochs=1, verbose=False)  # from the cache: same weights
+    assert again.test_accuracy == net.test_accuracy and len(list(tmp_path.glob("*.weights.h5"))) == 1
+    x = np.random.default_rng(0).uniform(-1, 1, (7, 28, 28, 1)).astype("float32")
+    f, p = net.features_and_probs(x)
+    assert f.shape == (7, 128) and p.shape == (7, 10)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-6)
+    np.testing.assert_allclose(again.features(x), f, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        net.features(x * 3)

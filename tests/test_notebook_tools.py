@@ -1,0 +1,106 @@
+"""The notebooks' shared structure: set-up cell, navigation, exercises, index and student copies."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("nbtools", ROOT / "scripts" / "notebooks.py")
+nbtools = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(nbtools)
+PATHS = nbtools.notebook_paths()
+IDS = [p.name[:2] for p in PATHS]
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_readme_index_nav_and_setup_cells_are_current(capsys):
+    assert nbtools.cmd_sync(check=True) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_colab_cell_installs_from_the_pyproject_url_only_on_colab(path, monkeypatch):
+    nb = nbformat.read(path, as_version=4)
+    setup = [c for c in nb.cells if "colab-setup" in c.metadata.get("tags", [])]
+    assert len(setup) == 1
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw)))
+    exec(setup[0].source, {})                                   # not on Colab: nothing happens
+    assert calls == []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(setup[0].source, {})
+    url = nbtools.repo_url()
+    assert url.startswith("https://github.com/")
+    assert calls == [([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                       f"gan_helpers @ git+{url}"], {"check": True})]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_navigation_links_point_to_real_files(path):
+    nb = nbformat.read(path, as_version=4)
+    assert "nav" in nb.cells[0].metadata.get("tags", []) and "nav" in nb.cells[-1].metadata.get("tags", [])
+    for target in __import__("re").findall(r"\]\(([^)#]+)", nb.cells[0].source):
+        assert (path.parent / target).exists(), target
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_at_least_three_graded_exercises_with_hidden_solutions(path):
+    cells = code_cells(nbformat.read(path, as_version=4))
+    graded = 0
+    for i, cell in enumerate(cells):
+        if "solution" in cell.metadata.get("tags", []):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+            assert "gh.exercises.check_" in cells[i + 1].source, "a solution must be followed by its check"
+            graded += 1
+    assert graded >= 3
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    assert nbtools.cmd_student(out) == 0
+    return out
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_student_copy_has_a_stub_for_every_solution_and_no_outputs(path, student_dir):
+    original = nbformat.read(path, as_version=4)
+    student = nbformat.read(student_dir / path.name, as_version=4)
+    solutions = [c for c in original.cells if "solution" in c.metadata.get("tags", [])]
+    stubs = [c for c in student.cells if "stub" in c.metadata.get("tags", [])]
+    assert len(stubs) == len(solutions) >= 3
+    assert not any("solution" in c.metadata.get("tags", []) for c in student.cells)
+    for sol, stub in zip(solutions, stubs):
+        assert sol.source not in stub.source and ("NotImplementedError" in stub.source or "?" in stub.source)
+    assert all(c.outputs == [] and c.execution_count is None for c in code_cells(student))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_student_copy_runs_to_its_exercises_and_the_checks_fail_kindly(path, student_dir, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("GAN_HELPERS_FAST", "1")
+    nb = nbformat.read(student_dir / path.name, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    cells = code_cells(nb)
+    first_stub = next(i for i, c in enumerate(cells) if "stub" in c.metadata.get("tags", []))
+    for i, cell in enumerate(cells):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if i < first_stub or "stub" in cell.metadata.get("tags", []):
+            assert not errors, f"cell {i} of the student copy fails: {errors[0].evalue if errors else ''}"
+        elif "gh.exercises.check_" in cell.source:
+            assert len(errors) == 1 and errors[0].ename == "ExerciseFailed", \
+                f"check cell {i} should fail with ExerciseFailed, got {[e.ename for e in errors]}"
+            assert "not written yet" in errors[0].evalue or "answer" in errors[0].evalue
+        else:
+            assert not errors, f"cell {i} fails: {errors[0].ename}: {errors[0].evalue}"
