@@ -127,6 +127,7 @@ def synced(nb, paths: list[Path], i: int, titles: list[str], url: str):
 
 def index_table(paths: list[Path], notebooks: list) -> str:
     url = repo_url().removeprefix("https://github.com/")
+    devices: set[str] = set()
     rows = ["| # | notebook | what you learn | before it | reading | run: fast · full | |",
             "|---|---|---|---|---|---|---|"]
     for path, nb in zip(paths, notebooks):
@@ -135,16 +136,15 @@ def index_table(paths: list[Path], notebooks: list) -> str:
         run = {mode: f"{runs[mode]['seconds']:.0f} s" if mode in runs else "not measured"
                for mode in ("fast", "full")}
 
-        full = runs.get("full")
-        measured = f" ({full['device']})" if full else ""
+        devices.update(r["device"] for r in runs.values() if r)
         badge = (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
                  f"(https://colab.research.google.com/github/{url}/blob/main/notebooks/{path.name})")
         rows.append(f"| {path.name[:2]} | [{short_title(nb)}](notebooks/{path.name}) | "
                     f"{meta.get('teaches', '')} | {meta.get('prerequisites', '')} | "
-                    f"~{reading_minutes(nb)} min | {run['fast']} · {run['full']}{measured} | {badge} |")
+                    f"~{reading_minutes(nb)} min | {run['fast']} · {run['full']} | {badge} |")
     note = ("Reading time is estimated from the word count. Run times are measured by "
             "`python scripts/notebooks.py run` (fast: `GAN_HELPERS_FAST=1`, as in CI; full: what the "
-            "committed outputs show) on the hardware named.")
+            f"committed outputs show), on: {'; '.join(sorted(devices)) or 'not measured yet'}.")
     return "\n".join(rows) + "\n\n" + note
 
 
