@@ -35,9 +35,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     print(gh.config.describe_runtime())
-    settings = [("float32 (baseline)", False, False), ("XLA", True, False)]
-    if gh.config.has_gpu():
-        settings += [("mixed precision", False, True), ("mixed precision + XLA", True, True)]
+    settings = [("float32 (baseline)", False, False), ("XLA", True, False),
+                ("mixed precision", False, True), ("mixed precision + XLA", True, True)]
     base = None
     for name, jit, mixed in settings:
         ips = images_per_second(args.steps, args.batch_size, jit, mixed)

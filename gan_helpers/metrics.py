@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +150,9 @@ def frechet_distance(f1: np.ndarray, f2: np.ndarray, eps: float = 1e-6) -> float
         raise ValueError("need at least 2 samples in each set to estimate a covariance")
     mu1, mu2 = f1.mean(0), f2.mean(0)
     s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    with warnings.catch_warnings():  # dead ReLU units make Σ singular; handled just below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(s1)) * eps
         covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
