@@ -225,6 +225,28 @@ def cmd_student(out: Path) -> int:
     return 0
 
 
+# TensorFlow's start-up chatter on a machine without CUDA: environment noise, not results.
+STARTUP_NOISE = re.compile(r"absl::InitializeLog|cudart_stub\.cc|cuda_platform\.cc|cpu_feature_guard\.cc|"
+                           r"To enable the following instructions|rebuild TensorFlow with the appropriate")
+
+
+def strip_startup_noise(nb):
+    """Drop TensorFlow's start-up log lines from stderr outputs (other stderr is kept)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.outputs:
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = [l for l in out.text.splitlines(keepends=True) if not STARTUP_NOISE.search(l)]
+                if not "".join(lines).strip():
+                    continue
+                out.text = "".join(lines)
+            kept.append(out)
+        cell.outputs = kept
+    return nb
+
+
 def execute(nb, fast: bool, timeout: int = 1800):
     """Run a notebook in a fresh kernel of this Python, in notebooks/; returns (nb, seconds)."""
     from nbclient import NotebookClient
@@ -248,7 +270,7 @@ def cmd_run(mode: str, names: list[str]) -> int:
         executed, seconds = execute(copy.deepcopy(nb), fast=(mode == "fast"))
         record = {"seconds": round(seconds, 1), "device": config.device_description(),
                   "date": dt.date.today().isoformat()}
-        target = executed if mode == "full" else nb
+        target = strip_startup_noise(executed) if mode == "full" else nb
         target.metadata.setdefault(META, {}).setdefault("runs", {})[mode] = record
         if mode == "full":
             target.metadata[META]["runs"]["fast"] = nb.metadata.get(META, {}).get("runs", {}).get("fast")

@@ -104,3 +104,18 @@ def test_student_copy_runs_to_its_exercises_and_the_checks_fail_kindly(path, stu
             assert "not written yet" in errors[0].evalue or "answer" in errors[0].evalue
         else:
             assert not errors, f"cell {i} fails: {errors[0].ename}: {errors[0].evalue}"
+
+
+def test_only_tensorflow_startup_noise_is_stripped_from_saved_outputs():
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=(
+            "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1.0 123 cudart_stub.cc:31] Could not find cuda drivers on your machine\n")),
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something real\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="cudart_stub.cc in stdout stays\n"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nbtools.strip_startup_noise(nb)
+    assert [o.text for o in nb.cells[0].outputs] == ["UserWarning: something real\n",
+                                                     "cudart_stub.cc in stdout stays\n"]
