@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE_ENV = "GAN_HELPERS_CACHE"
-FEATURE_NET_VERSION = 1
+FEATURE_NET_VERSION = 2  # 2: seeded before the model is built, so weights repeat exactly
 
 
 def cache_dir() -> Path:
@@ -109,6 +109,7 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
     epochs = epochs or (3 if digits.source == "keras" else 10)
     key = f"feature_net_v{FEATURE_NET_VERSION}_{digits.source}_{len(digits.x_train)}_e{epochs}_s{seed}"
     weights, info_file = cache_dir() / f"{key}.weights.h5", cache_dir() / f"{key}.json"
+    config.set_seed(seed)  # before building: the initial weights must not depend on earlier draws
     model = build_feature_net()
     if weights.exists() and info_file.exists() and not retrain:
         model.load_weights(weights)
@@ -117,7 +118,6 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
             print(f"feature net: loaded {weights} (test accuracy {info['test_accuracy']:.2%})")
         return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
 
-    config.set_seed(seed)
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     x_tr, x_te = data.to_gan_range(digits.x_train), data.to_gan_range(digits.x_test)

@@ -90,3 +90,17 @@ def test_feature_net_trains_caches_and_rejects_bad_images(tmp_path, monkeypatch)
     np.testing.assert_allclose(again.features(x), f, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         net.features(x * 3)
+
+
+def test_feature_net_weights_do_not_depend_on_earlier_random_draws(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv(metrics.CACHE_ENV, str(tmp_path / "a"))
+    keras.utils.set_random_seed(1)
+    np.random.rand(5)
+    a = metrics.load_feature_net("bundled", epochs=1, verbose=False)
+    monkeypatch.setenv(metrics.CACHE_ENV, str(tmp_path / "b"))
+    keras.utils.set_random_seed(7)
+    b = metrics.load_feature_net("bundled", epochs=1, verbose=False)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)

@@ -90,8 +90,9 @@ def test_student_copy_runs_to_its_exercises_and_the_checks_fail_kindly(path, stu
 
     monkeypatch.setenv("GAN_HELPERS_FAST", "1")
     nb = nbformat.read(student_dir / path.name, as_version=4)
+    # run in the student folder, so the copies' runs/ never overwrite the real notebooks' outputs
     NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   resources={"metadata": {"path": str(student_dir)}}).execute()
     cells = code_cells(nb)
     first_stub = next(i for i, c in enumerate(cells) if "stub" in c.metadata.get("tags", []))
     for i, cell in enumerate(cells):
