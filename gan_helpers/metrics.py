@@ -259,3 +259,16 @@ def reference_sets(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> dict[
         "a single class (1s)": x[rng.choice(ones, n, replace=len(ones) < n)],
         "classes 0–4 removed": x[rng.choice(upper, n, replace=len(upper) < n)],
     }
+
+
+TABLE_COLUMNS = ("fd_mnist", "classifier_score", "classes_present", "precision", "recall", "density",
+                 "coverage")
+
+
+def format_table(table: dict[str, dict], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
+    """Rows of ``evaluate`` results (name → metrics) as an aligned text table."""
+    lines = [f"{'set':<30}" + "".join(f"{c:>17}" for c in columns)]
+    for name, row in table.items():
+        lines.append(f"{name:<30}" + "".join(
+            f"{row[c]:>17.3f}" if isinstance(row[c], float) else f"{row[c]:>17}" for c in columns))
+    return "\n".join(lines)

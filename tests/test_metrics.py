@@ -104,3 +104,10 @@ def test_feature_net_weights_do_not_depend_on_earlier_random_draws(tmp_path, mon
     b = metrics.load_feature_net("bundled", epochs=1, verbose=False)
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+
+
+def test_format_table_aligns_rows():
+    text = metrics.format_table({"a": {"fd_mnist": 1.23456, "classes_present": 3}},
+                                columns=("fd_mnist", "classes_present"))
+    header, row = text.splitlines()
+    assert len(header) == len(row) and row.startswith("a ") and "1.235" in row and row.endswith("3")
