@@ -29,14 +29,30 @@ def generator_loss_minimax(fake_logits):
     return -ops.mean(ops.softplus(fake_logits))
 
 
+def critic_loss_wasserstein(real_scores, fake_scores):
+    """WGAN critic: E[f(G(z))] − E[f(x)], minimised, so f scores real data high (no sigmoid)."""
+    return ops.mean(fake_scores) - ops.mean(real_scores)
+
+
+def generator_loss_wasserstein(fake_scores):
+    """WGAN generator: −E[f(G(z))]."""
+    return -ops.mean(fake_scores)
+
+
 GENERATOR_LOSSES: dict[str, LossFn] = {
     "nonsaturating": generator_loss_nonsaturating,
     "minimax": generator_loss_minimax,
+    "wasserstein": generator_loss_wasserstein,
+}
+DISCRIMINATOR_LOSSES: dict[str, LossFn] = {
+    "bce": discriminator_loss,
+    "wasserstein": critic_loss_wasserstein,
 }
 
 
 def get_generator_loss(name_or_fn: str | LossFn) -> LossFn:
-    """A generator loss by name (``"nonsaturating"`` or ``"minimax"``) or a callable as is."""
+    """A generator loss by name (``"nonsaturating"``, ``"minimax"`` or ``"wasserstein"``) or a
+    callable as is."""
     if callable(name_or_fn):
         return name_or_fn
     try:
@@ -45,6 +61,18 @@ def get_generator_loss(name_or_fn: str | LossFn) -> LossFn:
         raise ValueError(f"generator loss {name_or_fn!r} is not known; choose one of "
                          f"{', '.join(GENERATOR_LOSSES)} or pass a function of the fake logits."
                          ) from None
+
+
+def get_discriminator_loss(name_or_fn: str | LossFn) -> LossFn:
+    """A discriminator loss by name (``"bce"`` or ``"wasserstein"``) or a callable as is."""
+    if callable(name_or_fn):
+        return name_or_fn
+    try:
+        return DISCRIMINATOR_LOSSES[name_or_fn]
+    except KeyError:
+        raise ValueError(f"discriminator loss {name_or_fn!r} is not known; choose one of "
+                         f"{', '.join(DISCRIMINATOR_LOSSES)} or pass a function of the real and fake "
+                         "logits.") from None
 
 
 # The textbook forms, kept to show (and test) where they break.

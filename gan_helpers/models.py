@@ -62,3 +62,46 @@ def build_discriminator(width: int = 32, dropout: float = 0.3,
         ],
         name=name,
     )
+
+
+# ----------------------------------------------------------------------------- 2-D toy models
+class MinibatchStdDev(layers.Layer):
+    """Appends the batch's mean per-feature standard deviation as one extra feature (Karras et al.
+    2018), so D can see a collapsed batch: identical samples have standard deviation 0."""
+
+    def call(self, x):
+        from keras import ops
+
+        std = ops.sqrt(ops.var(x, axis=0) + 1e-8)                      # per feature, over the batch
+        extra = ops.ones_like(x[:, :1]) * ops.mean(std)
+        return ops.concatenate([x, extra], axis=-1)
+
+
+def build_mlp_generator(latent_dim: int = 2, hidden: int = 128, depth: int = 3, out_dim: int = 2,
+                        name: str = "mlp_generator") -> keras.Model:
+    """z → point in the plane: ``depth`` ReLU layers of ``hidden`` units and a linear output."""
+    _check_positive(latent_dim=latent_dim, hidden=hidden, depth=depth, out_dim=out_dim)
+    return keras.Sequential([keras.Input((latent_dim,))]
+                            + [layers.Dense(hidden, activation="relu") for _ in range(depth)]
+                            + [layers.Dense(out_dim, dtype="float32")], name=name)
+
+
+def build_mlp_discriminator(in_dim: int = 2, hidden: int = 128, depth: int = 3,
+                            spectral_norm: bool = False, minibatch_std: bool = False,
+                            name: str = "mlp_discriminator") -> keras.Model:
+    """Point → one logit (or critic score): ``depth`` LeakyReLU(0.2) layers, no batch norm (WGAN-GP
+    forbids it in the critic). Optional spectral normalisation of every dense layer (Miyato et al.
+    2018) and a minibatch-standard-deviation feature before the last layer."""
+    _check_positive(in_dim=in_dim, hidden=hidden, depth=depth)
+
+    def dense(units, **kw):
+        layer = layers.Dense(units, **kw)
+        return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+    stack: list = [keras.Input((in_dim,))]
+    for _ in range(depth):
+        stack += [dense(hidden), layers.LeakyReLU(0.2)]
+    if minibatch_std:
+        stack.append(MinibatchStdDev())
+    stack.append(dense(1, dtype="float32"))
+    return keras.Sequential(stack, name=name)

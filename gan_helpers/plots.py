@@ -117,3 +117,91 @@ def plot_losses(history: dict[str, list[float]], steps_per_epoch: int | None = N
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+# ----------------------------------------------------------------------------- 2-D toy GANs
+def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None = 0.35,
+                   title: str | None = None, colorbar: bool = False):
+    """One ``gh.toy.Snapshot`` on one axes: D(x) as a heat map (probability, or critic score),
+    real points in white, generated points in red, and arrows of −∇ₓ L_G on the generated points.
+
+    ``arrow_length`` scales the arrows so the longest 5% reach that length (in data units); pass
+    None for true lengths (then vanishing gradients show as vanishing arrows)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    extent = (snap.grid_x.min(), snap.grid_x.max(), snap.grid_y.min(), snap.grid_y.max())
+    vmin, vmax = (None, None) if snap.is_critic else (0.0, 1.0)
+    im = ax.imshow(snap.d_values, origin="lower", extent=extent, cmap="RdBu_r", vmin=vmin, vmax=vmax,
+                   interpolation="bilinear", aspect="equal")
+    ax.scatter(real[:, 0], real[:, 1], s=3, c="white", edgecolors="none", label="real")
+    ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=5, c="red", edgecolors="none", label="generated")
+    n = len(snap.push)
+    push = snap.push
+    if arrow_length is not None:
+        norms = np.linalg.norm(push, axis=1)
+        top = np.percentile(norms, 95) if n else 0.0
+        push = push * (arrow_length / top) if top > 0 else push
+    ax.quiver(snap.fake[:n, 0], snap.fake[:n, 1], push[:, 0], push[:, 1], angles="xy",
+              scale_units="xy", scale=1.0, width=0.004, color="black", alpha=0.7)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title if title is not None else f"step {snap.step}", fontsize=9)
+    if colorbar:
+        plt.colorbar(im, ax=ax, fraction=0.046, label="critic score" if snap.is_critic else "D(x)")
+    return im
+
+
+def landscape_grid(snaps: list, real: np.ndarray, ncols: int = 4, size: float = 2.6, titles=None):
+    """A grid of ``plot_landscape`` panels, one per snapshot."""
+    import matplotlib.pyplot as plt
+
+    if not snaps:
+        raise ValueError("no snapshots to draw; train with gh.callbacks.ToyRecorder first")
+    nrows = int(np.ceil(len(snaps) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < len(snaps):
+            plot_landscape(snaps[i], real, ax, title=None if titles is None else titles[i])
+        else:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def landscape_animation(snaps: list, real: np.ndarray, size: float = 4.0, interval_ms: int = 300,
+                        titles=None):
+    """The snapshots as a matplotlib animation; ``HTML(anim.to_jshtml())`` plays it in Jupyter,
+    Colab, and GitHub's viewer (the frames are saved in the notebook as HTML)."""
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    if not snaps:
+        raise ValueError("no snapshots to animate; train with gh.callbacks.ToyRecorder first")
+    fig, ax = plt.subplots(figsize=(size, size))
+
+    def draw(i):
+        ax.clear()
+        plot_landscape(snaps[i], real, ax, title=None if titles is None else titles[i])
+        return []
+
+    anim = animation.FuncAnimation(fig, draw, frames=len(snaps), interval=interval_ms, blit=False)
+    plt.close(fig)  # show the animation, not a stray last frame
+    return anim
+
+
+def plot_coverage(curves: dict[str, tuple], n_modes: int, ax=None, key_label: str = "modes covered"):
+    """Modes covered against training steps, one line per run: ``{label: (steps, modes)}``."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    for label, (steps, values) in curves.items():
+        ax.plot(steps, values, marker="o", ms=3, label=label)
+    ax.axhline(n_modes, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("generator steps")
+    ax.set_ylabel(key_label)
+    ax.set_ylim(-0.3, n_modes + 0.5)
+    ax.legend(fontsize=8)
+    return ax

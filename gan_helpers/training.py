@@ -46,16 +46,32 @@ class GAN(keras.Model):
     def compile(self, d_optimizer: keras.optimizers.Optimizer,
                 g_optimizer: keras.optimizers.Optimizer,
                 d_loss_fn=_losses.discriminator_loss,
-                g_loss_fn="nonsaturating", **kwargs) -> None:
-        """Two optimizers and two losses; other keyword arguments (``jit_compile``…) go to Keras."""
+                g_loss_fn="nonsaturating", d_steps: int = 1, gp_weight: float = 0.0,
+                **kwargs) -> None:
+        """Two optimizers and two losses (functions, or names: ``"bce"``/``"wasserstein"`` for D,
+        ``"nonsaturating"``/``"minimax"``/``"wasserstein"`` for G). ``d_steps`` discriminator
+        (critic) updates per generator update; ``gp_weight`` λ > 0 adds the WGAN-GP penalty.
+        Other keyword arguments (``jit_compile``, ``steps_per_execution``…) go to Keras."""
         super().compile(**kwargs)
         if d_optimizer is g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two separate optimizer objects: "
                              "each keeps its own moment estimates for its own network.")
+        if not isinstance(d_steps, int) or d_steps < 1:
+            raise ValueError(f"d_steps must be a positive integer (WGAN-GP uses 5), got {d_steps!r}")
+        if not gp_weight >= 0:
+            raise ValueError(f"gp_weight must be ≥ 0 (0 turns the penalty off, WGAN-GP uses 10), "
+                             f"got {gp_weight!r}")
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
-        self.d_loss_fn = d_loss_fn
+        self.d_loss_fn = _losses.get_discriminator_loss(d_loss_fn)
         self.g_loss_fn = _losses.get_generator_loss(g_loss_fn)
+        self.d_steps = d_steps
+        self.gp_weight = float(gp_weight)
+        self.is_wasserstein = self.d_loss_fn is _losses.critic_loss_wasserstein
+        g_wasserstein = self.g_loss_fn is _losses.generator_loss_wasserstein
+        if self.is_wasserstein != g_wasserstein and not (callable(d_loss_fn) and callable(g_loss_fn)):
+            raise ValueError("a Wasserstein critic needs the Wasserstein generator loss and vice versa: "
+                             "pass d_loss_fn='wasserstein' and g_loss_fn='wasserstein' together.")
 
     @property
     def metrics(self):
@@ -68,20 +84,40 @@ class GAN(keras.Model):
         """Standard normal z, drawn from the model's seed generator."""
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
-        batch_size = tf.shape(real)[0]
+    def gradient_penalty(self, real, fake):
+        """WGAN-GP's E[(‖∇D(x̂)‖₂ − 1)²] at x̂ = αx + (1 − α)G(z), one α ~ U(0, 1) per sample."""
+        shape = [tf.shape(real)[0]] + [1] * (len(real.shape) - 1)
+        alpha = keras.random.uniform(shape, seed=self.seed_generator)
+        mixed = alpha * real + (1.0 - alpha) * tf.cast(fake, real.dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(mixed)
+            scores = self.discriminator(mixed, training=True)
+        grads = tf.reshape(tape.gradient(scores, mixed), [tf.shape(real)[0], -1])
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)  # finite gradient at 0
+        return tf.reduce_mean(tf.square(norm - 1.0))
 
-        # 1. Discriminator: push D(x) up on real images and D(G(z)) down on fakes.
+    def _d_step(self, real, batch_size):
         z = self.sample_noise(batch_size)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             d_loss = self.d_loss_fn(real_logits, fake_logits)
+            if self.gp_weight > 0:
+                d_loss = d_loss + self.gp_weight * self.gradient_penalty(real, fake)
             scaled = self.d_optimizer.scale_loss(d_loss)  # no-op unless mixed precision
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+        return d_loss, real_logits, fake_logits
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        batch_size = tf.shape(real)[0]
+
+        # 1. Discriminator: push D(x) up on real images and D(G(z)) down on fakes. With d_steps > 1
+        #    (WGAN-GP's n_critic) it takes several updates on this real batch, each with fresh noise.
+        for _ in range(self.d_steps):
+            d_loss, real_logits, fake_logits = self._d_step(real, batch_size)
 
         # 2. Generator: with D fixed, make fresh fakes that D scores as real.
         z = self.sample_noise(batch_size)
@@ -92,10 +128,12 @@ class GAN(keras.Model):
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 
+        # d_real, d_fake: mean D as a probability, or the raw critic score for a Wasserstein critic
+        to_report = tf.identity if self.is_wasserstein else tf.sigmoid
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
-        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        self.d_real_tracker.update_state(tf.reduce_mean(to_report(tf.cast(real_logits, tf.float32))))
+        self.d_fake_tracker.update_state(tf.reduce_mean(to_report(tf.cast(fake_logits, tf.float32))))
         return {m.name: m.result() for m in self.metrics}
 
     # ----------------------------------------------------------------- sampling and saving
@@ -202,10 +240,15 @@ def load_generator(path: str | os.PathLike) -> keras.Model:
     return keras.models.load_model(path)
 
 
-def make_optimizers(lr: float = 2e-4, beta_1: float = 0.5, mixed_precision: bool = False):
-    """The DCGAN recipe (Adam, lr 2e-4, β1 = 0.5) as two separate optimizers, loss-scaled when
-    mixed precision is on (one ``LossScaleOptimizer`` per optimizer)."""
-    opts = [keras.optimizers.Adam(lr, beta_1=beta_1) for _ in range(2)]
+def make_optimizers(lr: float = 2e-4, beta_1: float = 0.5, mixed_precision: bool = False,
+                    d_lr: float | None = None, beta_2: float = 0.999):
+    """The DCGAN recipe (Adam, lr 2e-4, β1 = 0.5) as two separate optimizers (D's, then G's),
+    loss-scaled when mixed precision is on. ``d_lr`` gives D its own rate (two-timescale rule)."""
+    for name, value in (("lr", lr), ("d_lr", lr if d_lr is None else d_lr)):
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive learning rate, got {value!r}")
+    opts = [keras.optimizers.Adam(rate, beta_1=beta_1, beta_2=beta_2)
+            for rate in (lr if d_lr is None else d_lr, lr)]
     if mixed_precision:
         opts = [keras.optimizers.LossScaleOptimizer(o) for o in opts]
     return tuple(opts)

@@ -46,3 +46,45 @@ def test_generator_check():
         exercises.check_generator(wrong_size)
     with pytest.raises(exercises.ExerciseFailed, match="not a keras.Model"):
         exercises.check_generator(lambda n: ops.zeros((1,)))
+
+
+# ------------------------------------------------------------------ notebook 03
+def test_high_quality_share_check():
+    import numpy as np
+
+    def right(x, modes, sigma):
+        return np.mean(np.linalg.norm(x[:, None] - modes[None], axis=-1).min(1) <= 3 * sigma)
+
+    assert exercises.check_high_quality_share(right)
+    with pytest.raises(exercises.ExerciseFailed, match="share"):
+        exercises.check_high_quality_share(lambda x, m, s: len(x) * right(x, m, s))
+    with pytest.raises(exercises.ExerciseFailed, match="nearest"):
+        exercises.check_high_quality_share(lambda x, m, s: right(x, m, 2 * s))
+
+
+def _penalty(critic, real, fake, alpha, square=False, at_real=False):
+    import tensorflow as tf
+
+    mixed = real if at_real else alpha * real + (1 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = critic(mixed)
+    g2 = tf.reduce_sum(tf.square(tape.gradient(scores, mixed)), axis=1)
+    return tf.reduce_mean(tf.square((g2 if square else tf.sqrt(g2)) - 1.0))
+
+
+def test_gradient_penalty_check():
+    assert exercises.check_gradient_penalty(_penalty)
+    with pytest.raises(exercises.ExerciseFailed, match="not its square"):
+        exercises.check_gradient_penalty(lambda *a: _penalty(*a, square=True))
+    with pytest.raises(exercises.ExerciseFailed, match="interpolates"):
+        exercises.check_gradient_penalty(lambda *a: _penalty(*a, at_real=True))
+
+
+def test_minibatch_std_check():
+    assert exercises.check_minibatch_std(models.MinibatchStdDev())
+    with pytest.raises(exercises.ExerciseFailed, match="axis 0"):
+        exercises.check_minibatch_std(lambda x: ops.concatenate(
+            [x, ops.expand_dims(ops.std(x, axis=1), 1)], axis=1))
+    with pytest.raises(exercises.ExerciseFailed, match="not written yet"):
+        exercises.check_minibatch_std(lambda x: (_ for _ in ()).throw(NotImplementedError("hint")))

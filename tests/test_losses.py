@@ -54,5 +54,6 @@ def test_minimax_saturates_when_d_rejects_fakes():
 def test_loss_lookup():
     assert losses.get_generator_loss("minimax") is losses.generator_loss_minimax
     assert losses.get_generator_loss(len) is len
-    with pytest.raises(ValueError, match="nonsaturating, minimax"):
-        losses.get_generator_loss("wasserstein")
+    assert losses.get_generator_loss("wasserstein") is losses.generator_loss_wasserstein
+    with pytest.raises(ValueError, match="nonsaturating, minimax, wasserstein"):
+        losses.get_generator_loss("hinge")

@@ -24,6 +24,25 @@ MUTATIONS = {
         ("np.testing.assert_allclose(np.abs(shift), e * np.abs(w).sum(), rtol=1e-3)",
          "np.testing.assert_allclose(np.abs(shift), e * np.sqrt((w ** 2).sum()), rtol=1e-3)"),
     ],
+    "03_toy_gan_mode_collapse.ipynb": [
+        ("cov = ds.sigma**2 * np.eye(2) + centred.T @ centred / ds.n_modes",
+         "cov = centred.T @ centred / ds.n_modes"),                                                  # (2)
+        ("np.testing.assert_allclose(rayleigh, 1 - np.exp(-4.5)",
+         "np.testing.assert_allclose(rayleigh, 1 - np.exp(-3.0)"),                                   # (4)
+        ('np.testing.assert_allclose(collapsed["kl_uniform"], np.log(8)',
+         'np.testing.assert_allclose(collapsed["kl_uniform"], np.log(7)'),                           # (3)
+        ("np.testing.assert_allclose(snap.push, (1 - d) * grad_l,",
+         "np.testing.assert_allclose(snap.push, d * grad_l,"),                                       # (5)
+        ("np.testing.assert_allclose(snap_mm.push, d * grad_l,",
+         "np.testing.assert_allclose(snap_mm.push, (1 - d) * grad_l,"),                              # (5)
+        ("np.testing.assert_allclose(w1, np.linalg.norm(a - b), rtol=1e-6)",
+         "np.testing.assert_allclose(w1, np.linalg.norm(a - b) ** 2, rtol=1e-6)"),                   # (6)
+        ("np.testing.assert_allclose(gp, 1.0,",
+         "np.testing.assert_allclose(gp, 10 - 6 * np.sqrt(2 / np.pi),"),                             # (6)
+        ("np.testing.assert_allclose(sigma_max, 1.0, atol=0.02)",
+         "np.testing.assert_allclose(sigma_max, 0.5, atol=0.02)"),                                   # (7)
+        ("np.sqrt(h.var(0) + 1e-8).mean()", "np.sqrt(h.var(1) + 1e-8).mean()"),                      # (8)
+    ],
     "02_gan_objective_derivation.ipynb": [
         ("np.log(1 - D_fixed(MU + SIGMA * z))", "np.log(1 - D_fixed(z))"),                          # (1)
         ("+ gaussian_pdf(t, MU, SIGMA) * np.log(1 - D_fixed(t))",

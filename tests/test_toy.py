@@ -1,0 +1,213 @@
+"""2-D toy data, mode_coverage on samples with known answers, the toy models, WGAN-GP in the shared
+trainer, and the recorder and pictures of the game."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from gan_helpers import callbacks, config, losses, metrics, models, plots, toy, training  # noqa: E402
+
+RING = toy.toy_dataset("ring")
+
+
+# ----------------------------------------------------------------------------- data
+@pytest.mark.parametrize("name, k", [("ring", 8), ("grid", 25), ("moons", 16), ("spiral", 12)])
+def test_toy_datasets_have_their_modes_and_sample_around_them(name, k):
+    ds = toy.toy_dataset(name)
+    assert ds.modes.shape == (k, 2) and ds.n_modes == k
+    x = ds.sample(4000, seed=1)
+    assert x.shape == (4000, 2) and x.dtype == np.float32
+    nearest = np.linalg.norm(x[:, None] - ds.modes[None], axis=-1)
+    assert np.median(nearest.min(1)) < 2 * ds.sigma           # every point belongs to a mode
+    counts = np.bincount(nearest.argmin(1), minlength=k)
+    assert counts.min() > 0.5 * 4000 / k                       # equal weights
+    np.testing.assert_array_equal(x, ds.sample(4000, seed=1))  # seeded
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(ds.modes) for b in ds.modes[i + 1:]) > 6 * ds.sigma
+
+
+def test_ring_matches_metz_et_al_with_a_wider_sigma():
+    np.testing.assert_allclose(np.linalg.norm(RING.modes, axis=1), 2.0)
+    assert RING.sigma == 0.05 and toy.toy_dataset("ring", sigma=0.02).sigma == 0.02
+
+
+def test_unknown_toy_dataset_and_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="ring, grid, moons, spiral"):
+        toy.toy_dataset("circles")
+    with pytest.raises(ValueError, match="positive integer"):
+        RING.sample(0)
+
+
+def test_toy_stream_batches():
+    batch = next(iter(toy.make_toy_dataset(RING, batch_size=32, seed=0)))
+    assert tuple(batch.shape) == (32, 2)
+
+
+# ----------------------------------------------------------------------------- mode_coverage
+def test_mode_coverage_on_real_samples_finds_all_modes():
+    cov = metrics.mode_coverage(RING.sample(2500, seed=0), RING)
+    assert cov["modes"] == 8 and cov["n_modes"] == 8
+    assert cov["high_quality"] > 0.98                  # 3σ holds 98.9% of a 2-D Gaussian
+    assert cov["kl_uniform"] < 0.01
+    assert sum(cov["per_mode"]) == pytest.approx(2500 * cov["high_quality"])
+
+
+def test_mode_coverage_on_a_single_mode():
+    x = RING.modes[3] + RING.sigma * np.random.default_rng(0).standard_normal((1000, 2))
+    cov = metrics.mode_coverage(x, RING)
+    assert cov["modes"] == 1 and cov["per_mode"][3] == sum(cov["per_mode"])
+    np.testing.assert_allclose(cov["kl_uniform"], np.log(8), rtol=1e-12)
+
+
+def test_mode_coverage_on_samples_off_the_modes():
+    x = np.random.default_rng(0).normal(0, 0.1, (1000, 2))         # the ring's empty centre
+    cov = metrics.mode_coverage(x, RING)
+    assert cov["modes"] == 0 and cov["high_quality"] == 0.0
+    # halfway between modes: near them, but outside 3σ, so neither high quality nor covering
+    mid = (RING.modes + np.roll(RING.modes, 1, axis=0)) / 2
+    cov = metrics.mode_coverage(np.repeat(mid, 50, axis=0), RING)
+    assert cov["modes"] == 0 and cov["high_quality"] == 0.0
+
+
+def test_mode_coverage_threshold_counts_a_mode_only_with_enough_samples():
+    x = np.concatenate([np.repeat(RING.modes[:1], 990, 0), np.repeat(RING.modes[1:2], 10, 0)])
+    assert metrics.mode_coverage(x, RING)["modes"] == 1               # 1% < 0.2/8 = 2.5%
+    assert metrics.mode_coverage(x, RING, min_share=0.01)["modes"] == 2
+
+
+@pytest.mark.parametrize("bad", [np.zeros((5, 3)), np.zeros((0, 2)), np.full((4, 2), np.nan)])
+def test_mode_coverage_refuses_bad_samples(bad):
+    with pytest.raises(ValueError, match="shape|NaN"):
+        metrics.mode_coverage(bad, RING)
+
+
+# ----------------------------------------------------------------------------- models and losses
+def test_mlp_models_shapes_and_options():
+    g = models.build_mlp_generator(latent_dim=4, hidden=16, depth=2)
+    assert tuple(g(np.zeros((3, 4), "float32")).shape) == (3, 2)
+    for kw in ({}, {"spectral_norm": True}, {"minibatch_std": True}):
+        d = models.build_mlp_discriminator(hidden=16, depth=2, **kw)
+        assert tuple(d(np.zeros((3, 2), "float32"), training=True).shape) == (3, 1)
+    with pytest.raises(ValueError, match="depth"):
+        models.build_mlp_generator(depth=0)
+
+
+def test_spectral_norm_bounds_every_layer_after_power_iteration():
+    d = models.build_mlp_discriminator(hidden=32, depth=2, spectral_norm=True)
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    for _ in range(30):                       # power iteration converges over training calls
+        d(x, training=True)
+    for layer in d.layers:
+        if isinstance(layer, keras.layers.SpectralNormalization):
+            sigma = np.linalg.svd(keras.ops.convert_to_numpy(layer.kernel), compute_uv=False)[0]
+            assert sigma == pytest.approx(1.0, abs=0.05)
+
+
+def test_minibatch_std_sees_a_collapsed_batch():
+    layer = models.MinibatchStdDev()
+    same = layer(np.ones((8, 3), "float32")).numpy()
+    spread = layer(np.random.default_rng(0).normal(size=(8, 3)).astype("float32")).numpy()
+    assert same.shape == (8, 4)
+    assert same[0, -1] == pytest.approx(1e-4, abs=1e-4) and spread[0, -1] > 0.5
+
+
+def test_wasserstein_losses():
+    real, fake = tf.constant([2.0, 4.0]), tf.constant([1.0, -1.0])
+    assert float(losses.critic_loss_wasserstein(real, fake)) == pytest.approx(0.0 - 3.0)
+    assert float(losses.generator_loss_wasserstein(fake)) == pytest.approx(0.0)
+    assert losses.get_discriminator_loss("wasserstein") is losses.critic_loss_wasserstein
+    with pytest.raises(ValueError, match="bce, wasserstein"):
+        losses.get_discriminator_loss("hinge")
+
+
+# ----------------------------------------------------------------------------- the shared trainer
+def toy_gan(seed=0, **compile_kwargs):
+    config.set_seed(seed)
+    gan = training.GAN(models.build_mlp_generator(4, 16, 2),
+                       models.build_mlp_discriminator(hidden=16, depth=2), seed=seed)
+    gan.compile(*training.make_optimizers(1e-3), **compile_kwargs)
+    return gan
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_positive_otherwise():
+    gan = toy_gan()
+    unit = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    unit.layers[0].kernel.assign(np.array([[0.6], [0.8]], "float32"))        # ‖∇D‖ = 1 everywhere
+    gan.discriminator = unit
+    real, fake = RING.sample(64, seed=0), RING.sample(64, seed=1) + 1.0
+    assert float(gan.gradient_penalty(tf.constant(real), tf.constant(fake))) == pytest.approx(0.0, abs=1e-6)
+    unit.layers[0].kernel.assign(np.array([[1.2], [1.6]], "float32"))        # ‖∇D‖ = 2: penalty 1
+    assert float(gan.gradient_penalty(tf.constant(real), tf.constant(fake))) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_gradient_penalty_draws_one_alpha_per_sample_from_u01():
+    gan = toy_gan()
+    quad = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: 0.5 * keras.ops.sum(
+        x * x, axis=1, keepdims=True))])                                      # ∇D(x̂) = x̂
+    gan.discriminator = quad
+    n = 20_000
+    real = tf.zeros((n, 2)) + tf.constant([[3.0, 0.0]])
+    fake = tf.zeros((n, 2))
+    # x̂ = 3α e₁, so (‖∇D‖ − 1)² = (3α − 1)², whose mean over α ~ U(0, 1) is 3 − 3 + 1 = 1
+    assert float(gan.gradient_penalty(real, fake)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_wgan_gp_trains_with_critic_steps_and_reports_raw_scores():
+    gan = toy_gan(d_loss_fn="wasserstein", g_loss_fn="wasserstein", gp_weight=10.0, d_steps=3)
+    d0 = [w.copy() for w in gan.discriminator.get_weights()]
+    hist = gan.fit(toy.make_toy_dataset(RING, 64, seed=0), epochs=1, steps_per_epoch=20, verbose=0).history
+    assert all(np.isfinite(v[0]) for v in hist.values())
+    assert gan.d_optimizer.iterations.numpy() == 3 * gan.g_optimizer.iterations.numpy() == 60
+    assert any(not np.allclose(a, b) for a, b in zip(d0, gan.discriminator.get_weights()))
+
+
+def test_wasserstein_needs_both_losses_and_valid_settings():
+    with pytest.raises(ValueError, match="Wasserstein"):
+        toy_gan(d_loss_fn="wasserstein")
+    with pytest.raises(ValueError, match="d_steps"):
+        toy_gan(d_steps=0)
+    with pytest.raises(ValueError, match="gp_weight"):
+        toy_gan(gp_weight=-1.0)
+
+
+def test_two_timescale_optimizers():
+    d_opt, g_opt = training.make_optimizers(1e-4, d_lr=4e-4, beta_1=0.0, beta_2=0.9)
+    value = keras.ops.convert_to_numpy
+    assert value(d_opt.learning_rate) == pytest.approx(4e-4)
+    assert value(g_opt.learning_rate) == pytest.approx(1e-4)
+    assert float(d_opt.beta_2) == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="d_lr"):
+        training.make_optimizers(1e-4, d_lr=0.0)
+
+
+# ----------------------------------------------------------------------------- the recorded game
+def test_snapshot_push_is_minus_the_per_sample_loss_gradient():
+    gan = toy_gan()
+    z = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    snap = toy.snapshot(gan, z, RING.extent(), step=7, resolution=10)
+    assert snap.d_values.shape == (10, 10) and snap.step == 7
+    assert np.all((snap.d_values > 0) & (snap.d_values < 1))
+    x = tf.Variable(snap.fake)
+    with tf.GradientTape() as tape:
+        per_sample = tf.nn.softplus(-gan.discriminator(x))        # non-saturating −log D(x), each sample
+    np.testing.assert_allclose(snap.push, -tape.gradient(per_sample, x).numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_recorder_grid_and_animation(tmp_path):
+    gan = toy_gan()
+    z = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
+    rec = callbacks.ToyRecorder(RING, z, resolution=12, n_arrows=20)
+    gan.fit(toy.make_toy_dataset(RING, 64, seed=0), epochs=2, steps_per_epoch=5, verbose=0, callbacks=[rec])
+    assert rec.steps == [0, 5, 10] and len(rec.snapshots) == 3 and rec.series("modes").shape == (3,)
+    assert rec.snapshots[0].push.shape == (20, 2)
+    real = RING.sample(100, seed=0)
+    fig = plots.landscape_grid(rec.snapshots, real, ncols=2)
+    assert len([a for a in fig.axes if a.images]) == 3
+    html = plots.landscape_animation(rec.snapshots, real, size=2).to_jshtml()
+    assert html.count("data:image/png;base64") >= 3
+    with pytest.raises(ValueError, match="ToyRecorder"):
+        plots.landscape_grid([], real)
