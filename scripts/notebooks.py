@@ -227,6 +227,7 @@ def cmd_student(out: Path) -> int:
 
 # TensorFlow's start-up chatter on a machine without CUDA: environment noise, not results.
 STARTUP_NOISE = re.compile(r"absl::InitializeLog|cudart_stub\.cc|cuda_platform\.cc|cpu_feature_guard\.cc|"
+                           r"port\.cc:\d+\] oneDNN custom operations|"
                            r"To enable the following instructions|rebuild TensorFlow with the appropriate")
 
 
