@@ -8,7 +8,19 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
-from . import callbacks, config, data, exercises, losses, models, plots, theory, training  # noqa: E402
+from . import (  # noqa: E402
+    adversarial,
+    callbacks,
+    config,
+    data,
+    exercises,
+    losses,
+    models,
+    plots,
+    theory,
+    training,
+)
 
 __version__ = "0.1.0"
-__all__ = ["callbacks", "config", "data", "exercises", "losses", "models", "plots", "theory", "training"]
+__all__ = ["adversarial", "callbacks", "config", "data", "exercises", "losses", "models", "plots", "theory",
+           "training"]
