@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
 from . import (  # noqa: E402
+    adversarial,
     callbacks,
     config,
     data,
@@ -23,5 +24,5 @@ from . import (  # noqa: E402
 )
 
 __version__ = "0.1.0"
-__all__ = ["callbacks", "config", "data", "exercises", "losses", "metrics", "models", "plots", "theory",
-           "toy", "training"]
+__all__ = ["adversarial", "callbacks", "config", "data", "exercises", "losses", "metrics", "models", "plots",
+           "theory", "toy", "training"]

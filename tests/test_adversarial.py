@@ -1,0 +1,246 @@
+"""Attacks stay inside the threat model, PGD beats FGSM, restarts never hurt, robust accuracy is a worst
+case, the trainer trains in every mode, and the early-stopping callback restores the best weights."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from gan_helpers import adversarial as adv
+from gan_helpers import exercises
+
+
+@pytest.fixture(scope="module")
+def digits(bundled):
+    x, y = bundled
+    x = adv.to_unit_range(x[:1152])
+    y = y[:1152].astype("int32")
+    x[-64:-32] = 0.0  # whole images at the edges of the pixel range
+    x[-32:] = 1.0
+    return x[:1024], y[:1024], x[1024:], y[1024:]
+
+
+@pytest.fixture(scope="module")
+def model(digits):
+    """A small MLP trained for two epochs on 1,024 digits: accurate enough to be attacked."""
+    x, y, _, _ = digits
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                            keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
+    net.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    net.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    return net
+
+
+def _losses(model, x, y):
+    return keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(
+        y, model(x, training=False), from_logits=True))
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+def test_attacks_stay_in_the_eps_ball_and_the_pixel_range(model, digits, eps):
+    _, _, x, y = digits  # includes all-0 and all-1 images
+    for x_adv in (adv.fgsm(model, x, y, eps), adv.pgd(model, x, y, eps, steps=5, step_size=0.05, restarts=2)):
+        assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+        assert np.abs(x_adv - x).max() <= eps + 1e-6
+        assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    if eps > 0:  # the edges: an all-black image can only get brighter, an all-white one darker
+        assert (x_adv[-64:-32] >= 0).all() and (x_adv[-32:] <= 1).all()
+        assert np.abs(x_adv - x).max() > eps / 2
+
+
+def test_the_threat_model_assertion_catches_escapes():
+    x = np.full((2, 3), 0.5, np.float32)
+    adv.assert_in_threat_model(x, x + 0.1, 0.1)
+    with pytest.raises(AssertionError, match="left the ε-ball"):
+        adv.assert_in_threat_model(x, x + 0.2, 0.1)
+    with pytest.raises(AssertionError, match="outside \\[0, 1\\]"):
+        adv.assert_in_threat_model(np.ones_like(x), np.ones_like(x) + 0.05, 0.1)
+
+
+def test_attacks_lower_accuracy_and_pgd_is_at_least_as_strong_as_fgsm(model, digits):
+    _, _, x, y = digits
+    x, y = x[:96], y[:96]
+    clean = adv.accuracy(model, x, y)
+    x_f = adv.fgsm(model, x, y, 0.1)
+    x_p = adv.pgd(model, x, y, 0.1, steps=20, step_size=0.01)
+    acc_f, acc_p = adv.accuracy(model, x_f, y), adv.accuracy(model, x_p, y)
+    assert clean > 0.7
+    assert acc_f < clean - 0.2
+    assert acc_p <= acc_f
+    assert _losses(model, x_p, y).mean() >= _losses(model, x_f, y).mean()
+
+
+def test_restarts_are_never_weaker_than_one_start(model, digits):
+    _, _, x, y = digits
+    x, y = x[:96], y[:96]
+    eps, kw = 0.05, {"steps": 3, "step_size": 0.02, "seed": 7, "batch_size": 40}
+    one = adv.pgd(model, x, y, eps, restarts=1, **kw)
+    four = adv.pgd(model, x, y, eps, restarts=4, **kw)
+    broken1 = adv.predict(model, one) != y
+    broken4 = adv.predict(model, four) != y
+    assert not (broken1 & ~broken4).any(), "an example broken by the first start was lost"
+    both = ~broken1 & ~broken4
+    assert (_losses(model, four, y)[both] >= _losses(model, one, y)[both] - 1e-5).all()
+    again = adv.pgd(model, x, y, eps, restarts=1, **kw)
+    np.testing.assert_array_equal(one, again)  # the seed fixes the random start
+
+
+def _threshold_model() -> keras.Model:
+    """Predicts class 1 exactly when the first input exceeds 0.5."""
+    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    w = np.zeros((4, 2), np.float32)
+    w[0, 1] = 10.0
+    net.set_weights([w, np.array([0.0, -5.0], np.float32)])
+    return net
+
+
+def test_robust_accuracy_counts_an_example_broken_by_any_attack():
+    net = _threshold_model()
+    x = np.zeros((4, 4), np.float32)
+    x[:, 0] = [0.9, 0.7, 0.75, 0.2]           # example 3 is wrong without any attack
+    y = np.ones(4, np.int32)
+
+    def attack_a(m, x, y, eps):              # breaks example 1 only
+        out = x.copy()
+        out[1, 0] -= 0.25
+        return out
+
+    def attack_b(m, x, y, eps):              # breaks example 2 only
+        out = x.copy()
+        out[2, 0] -= 0.29
+        return out
+
+    result = adv.robust_accuracy(net, x, y, {"a": attack_a, "b": attack_b}, eps=0.3)
+    assert result.clean == 0.75
+    assert result.per_attack == {"a": 0.5, "b": 0.5}
+    assert result.robust == 0.25 and float(result) == 0.25
+    np.testing.assert_array_equal(result.correct, [True, False, False, False])
+    same = adv.robust_accuracy(net, x, y, [lambda m, x, y, e: x], eps=0.3)
+    assert same.robust == 0.75                 # clean mistakes count as broken
+    with pytest.raises(AssertionError, match="ε-ball"):
+        adv.robust_accuracy(net, x, y, [lambda m, x, y, e: np.clip(x - 0.5, 0, 1)], eps=0.3)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m, x, y: adv.fgsm(m, x, y, -0.1), "between 0 and 1"),
+    (lambda m, x, y: adv.fgsm(m, x, y, float("nan")), "between 0 and 1"),
+    (lambda m, x, y: adv.fgsm(m, x * 2, y, 0.1), "pixels in \\[0, 1\\]"),
+    (lambda m, x, y: adv.fgsm(m, x - 0.5, y, 0.1), "pixels in \\[0, 1\\]"),
+    (lambda m, x, y: adv.fgsm(m, (x * 255).astype(np.uint8), y, 0.1), "uint8"),
+    (lambda m, x, y: adv.fgsm(m, x, y[:-1], 0.1), "must match"),
+    (lambda m, x, y: adv.fgsm(m, x, np.eye(10)[y], 0.1), "integer class labels"),
+    (lambda m, x, y: adv.pgd(m, x, y, 0.1, steps=0), "steps=0"),
+    (lambda m, x, y: adv.pgd(m, x, y, 0.1, restarts=0), "restarts=0"),
+    (lambda m, x, y: adv.pgd(m, x, y, 0.1, step_size=0), "step_size"),
+    (lambda m, x, y: adv.pgd(m, x, y, 0.1, restarts=2, random_start=False), "random_start"),
+    (lambda m, x, y: adv.robust_accuracy(m, x, y, {}, 0.1), "attacks is empty"),
+])
+def test_bad_inputs_are_refused_with_what_is_allowed(model, digits, call, match):
+    _, _, x, y = digits
+    with pytest.raises(ValueError, match=match):
+        call(model, x[:8], y[:8])
+
+
+def test_trainer_refuses_unknown_modes_and_bad_settings():
+    clf = adv.build_classifier(4, 8)
+    with pytest.raises(ValueError, match="fgsm, fgsm_rs, pgd"):
+        adv.AdversarialTrainer(clf, mode="trades")
+    with pytest.raises(ValueError, match="clean_weight"):
+        adv.AdversarialTrainer(clf, mode="pgd", clean_weight=1.5)
+    with pytest.raises(ValueError, match="ramp_steps"):
+        adv.AdversarialTrainer(clf, mode="pgd", ramp_steps=-1)
+
+
+@pytest.mark.parametrize("mode", adv.MODES)
+def test_train_step_runs_in_every_mode_and_changes_the_weights(digits, mode):
+    x, y, _, _ = digits
+    keras.utils.set_random_seed(1)
+    clf = adv.build_classifier(4, 8)
+    trainer = adv.AdversarialTrainer(clf, mode=mode, eps=0.3, steps=3, clean_weight=0.25, ramp_steps=4,
+                                     seed=0)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x_adv = keras.ops.convert_to_numpy(trainer.perturb(x[:32], y[:32], 0.3))
+    adv.assert_in_threat_model(x[:32], x_adv, 0.3)
+    assert np.abs(x_adv - x[:32]).max() > 0.1
+    before = [w.copy() for w in clf.get_weights()]
+    history = trainer.fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0).history
+    assert {"loss", "clean_acc", "adv_acc", "eps"} <= set(history)
+    assert np.isfinite(history["loss"][0])
+    np.testing.assert_allclose(history["eps"][0], 0.3 * (1 / 4 + 2 / 4) / 2, rtol=1e-5)  # ramp, 2 steps
+    assert any(not np.allclose(a, b) for a, b in zip(before, clf.get_weights()))
+
+
+def test_early_stopping_restores_the_best_weights(model, digits):
+    _, _, x, y = digits
+    trainer = adv.AdversarialTrainer(model, mode="fgsm_rs", eps=0.3)
+    stop = adv.PGDEarlyStopping(x[:64], y[:64], eps=0.02, steps=2, drop=0.2)
+    stop.set_model(trainer)
+    good = [w.copy() for w in model.get_weights()]
+    stop.on_epoch_end(0)
+    assert stop.best_acc > 0.5 and not stop.stopped
+    model.set_weights([np.zeros_like(w) for w in good])   # a collapse: PGD accuracy falls to chance
+    stop.on_epoch_end(1)
+    assert stop.stopped and trainer.stop_training
+    assert stop.history[1] < stop.best_acc - 0.2
+    stop.on_train_end()
+    for a, b in zip(model.get_weights(), good):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_works_inside_fit(digits):
+    x, y, xv, yv = digits
+    keras.utils.set_random_seed(2)
+    trainer = adv.AdversarialTrainer(adv.build_classifier(4, 8), mode="fgsm_rs", eps=0.1, seed=0)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    stop = adv.PGDEarlyStopping(xv[:32], yv[:32], eps=0.1, steps=2)
+    history = trainer.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, callbacks=[stop]).history
+    assert len(stop.history) == 2 and history["val_pgd_acc"] == stop.history
+
+
+# ------------------------------------------------------------------ the exercise checks of notebook 08
+def test_fgsm_check_passes_the_package_and_catches_mistakes():
+    assert exercises.check_fgsm(adv.fgsm)
+
+    def no_clip(model, x, y, eps):
+        import tensorflow as tf
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            loss = keras.losses.sparse_categorical_crossentropy(y, model(xt), from_logits=True)
+        return x + eps * np.sign(tape.gradient(loss, xt).numpy())
+
+    with pytest.raises(exercises.ExerciseFailed, match="clip"):
+        exercises.check_fgsm(no_clip)
+    with pytest.raises(exercises.ExerciseFailed, match="wrong way"):
+        exercises.check_fgsm(lambda m, x, y, eps: np.clip(2 * x - no_clip(m, x, y, eps), 0, 1))
+    with pytest.raises(exercises.ExerciseFailed, match="true labels"):
+        exercises.check_fgsm(lambda m, x, y, eps: adv.fgsm(m, x, np.argmax(m(x).numpy(), -1), eps))
+
+    def stub(model, x, y, eps):
+        raise NotImplementedError("hint")
+
+    with pytest.raises(exercises.ExerciseFailed, match="not written yet"):
+        exercises.check_fgsm(stub)
+
+
+def test_projection_check():
+    assert exercises.check_projection(lambda xa, x, e: np.clip(np.clip(xa, x - e, x + e), 0, 1))
+    with pytest.raises(exercises.ExerciseFailed, match="pixel range"):
+        exercises.check_projection(lambda xa, x, e: np.clip(xa, x - e, x + e))
+    with pytest.raises(exercises.ExerciseFailed, match="left the ε-ball"):
+        exercises.check_projection(lambda xa, x, e: np.clip(xa, 0, 1))
+    with pytest.raises(exercises.ExerciseFailed, match="around x"):
+        exercises.check_projection(lambda xa, x, e: np.clip(xa, -e, e))
+
+
+def test_broken_by_any_check():
+    assert exercises.check_broken_by_any(lambda c, a: np.mean(c & a.all(0)))
+    for wrong, match in [(lambda c, a: np.mean(a.all(0)), "without any attack"),
+                         (lambda c, a: min(np.mean(c & r) for r in a), "worst single attack"),
+                         (lambda c, a: np.mean([np.mean(c & r) for r in a]), "averaging"),
+                         (lambda c, a: np.mean(c & a.any(0)), "'any'"),
+                         (lambda c, a: np.mean(c & a[0] & a[1]), "any number of attacks")]:
+        with pytest.raises(exercises.ExerciseFailed, match=match):
+            exercises.check_broken_by_any(wrong)
