@@ -1,4 +1,4 @@
-"""Each derivation check in the theory notebooks must fail when its formula is altered.
+"""Each derivation check in the notebooks must fail when its formula is altered.
 
 The notebooks' code cells run in one namespace. Before each cell that holds a mutation site, a copy of the
 namespace runs the cell with the formula altered, and that run must end in AssertionError (any other
@@ -42,6 +42,15 @@ MUTATIONS = {
         ("np.testing.assert_allclose(sigma_max, 1.0, atol=0.02)",
          "np.testing.assert_allclose(sigma_max, 0.5, atol=0.02)"),                                   # (7)
         ("np.sqrt(h.var(0) + 1e-8).mean()", "np.sqrt(h.var(1) + 1e-8).mean()"),                      # (8)
+    ],
+    "08_adversarial_examples.ipynb": [
+        ("2 * np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)",
+         "np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)"),                          # ε on [−1, 1] is 2ε
+        ("lo, hi = np.maximum(-EPS, -x0[0]), np.minimum(EPS, 1 - x0[0])",
+         "lo, hi = -EPS + 0 * x0[0], EPS + 0 * x0[0]"),                              # (2): the box Δ(x)
+        ("EPS * np.abs(g[inner]).sum(), rtol=1e-5)", "EPS * np.linalg.norm(g[inner]), rtol=1e-5)"),   # (4)
+        ("allowed = grid[np.abs(grid - xi) <= EPS + 1e-7]",
+         "allowed = grid[np.abs(grid - xi) <= 2 * EPS]"),                            # the projection
     ],
     "02_gan_objective_derivation.ipynb": [
         ("np.log(1 - D_fixed(MU + SIGMA * z))", "np.log(1 - D_fixed(z))"),                          # (1)
