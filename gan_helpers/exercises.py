@@ -28,10 +28,15 @@ def _passed(what: str) -> bool:
     return True
 
 
-def _value(x) -> float:
+def _numpy(a) -> np.ndarray:
+    """A learner's result (a tensor, array or number) as a float64 NumPy array."""
     import keras
 
-    return float(np.asarray(keras.ops.convert_to_numpy(x)))
+    return np.asarray(keras.ops.convert_to_numpy(a), dtype=np.float64)
+
+
+def _value(x) -> float:
+    return float(_numpy(x))
 
 
 def _logit(p: float) -> float:
@@ -229,8 +234,7 @@ def check_high_quality_share(fn: Callable) -> bool:
               "half at the centre"),
              (ring.modes + 2.9 * ring.sigma * np.array([1.0, 0.0]), "points 2.9σ from each mode")]
     for x, what in cases:
-        want = float(np.mean(np.linalg.norm(x[:, None] - ring.modes[None], axis=-1).min(1)
-                             <= 3 * ring.sigma))
+        want = float(np.mean(ring.nearest_mode(x)[1] <= 3 * ring.sigma))
         got = float(_call(fn, x, ring.modes, ring.sigma))
         if not np.isclose(got, want, atol=1e-9):
             hint = ("is it a share (0 to 1), not a count?" if np.isclose(got, want * len(x)) else
@@ -269,7 +273,7 @@ def check_minibatch_std(fn: Callable) -> bool:
     """``fn(x)`` must append mean_j std_i(x_ij) (population std over the batch) as one extra column."""
     rng = np.random.default_rng(2)
     x = rng.normal(size=(16, 5)).astype("float32")
-    got = np.asarray(_value_array(_call(fn, x)))
+    got = _numpy(_call(fn, x))
     want = np.concatenate([x, np.full((16, 1), x.std(axis=0).mean())], axis=1)
     if got.shape != want.shape:
         raise ExerciseFailed(f"for a batch of shape (16, 5) the output should be (16, 6), one extra "
@@ -282,16 +286,10 @@ def check_minibatch_std(fn: Callable) -> bool:
                 if per_sample else "std over the batch for each feature, then the mean over features.")
         raise ExerciseFailed(f"the extra column should be {want[0, 5]:.4f} in every row; yours starts "
                              f"{got[0, 5]:.4f}. {hint}")
-    collapsed = np.asarray(_value_array(_call(fn, np.ones((8, 5), "float32"))))
+    collapsed = _numpy(_call(fn, np.ones((8, 5), "float32")))
     if abs(collapsed[0, -1]) > 1e-2:
         raise ExerciseFailed("a batch of identical samples must get an extra feature of about 0.")
     return _passed("minibatch standard deviation")
-
-
-def _value_array(x) -> np.ndarray:
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(x))
 
 
 # ------------------------------------------------------------------ notebook 05
@@ -367,12 +365,6 @@ def _linear_case(seed: int = 0):
     x[:10, :3], x[10:20, 3:] = 0.0, 1.0
     y = rng.integers(0, 3, size=40).astype("int32")
     return model, x, y
-
-
-def _numpy(a) -> np.ndarray:
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(a), dtype=np.float64)
 
 
 def check_fgsm(fn: Callable) -> bool:

@@ -293,9 +293,8 @@ def mode_coverage(samples: np.ndarray, dataset, min_share: float | None = None,
     min_share = 0.2 / k if min_share is None else float(min_share)
     if not 0 < min_share <= 1:
         raise ValueError(f"min_share must be in (0, 1], got {min_share}")
-    dist = np.linalg.norm(samples[:, None, :] - dataset.modes[None, :, :], axis=-1)
-    nearest = dist.argmin(1)
-    good = dist[np.arange(len(samples)), nearest] <= n_sigma * dataset.sigma
+    nearest, distance = dataset.nearest_mode(samples)
+    good = distance <= n_sigma * dataset.sigma
     per_mode_good = np.bincount(nearest[good], minlength=k)
     hist = np.bincount(nearest, minlength=k) / len(samples)
     nz = hist > 0

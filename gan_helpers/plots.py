@@ -205,3 +205,38 @@ def plot_coverage(curves: dict[str, tuple], n_modes: int, ax=None, key_label: st
     ax.set_ylim(-0.3, n_modes + 0.5)
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_study(rows: list[dict], n_modes: int, ax=None):
+    """Modes covered against steps for each recipe of ``gh.toy.compare_recipes``: the mean over seeds
+    as a line, the range over seeds as a band."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    for name in dict.fromkeys(r["recipe"] for r in rows):
+        runs = [r for r in rows if r["recipe"] == name]
+        curves = np.array([r["curve"] for r in runs])
+        ax.plot(runs[0]["steps"], curves.mean(0), marker="o", ms=3, label=name)
+        ax.fill_between(runs[0]["steps"], curves.min(0), curves.max(0), alpha=0.12)
+    ax.axhline(n_modes, color="grey", ls="--", lw=0.8)
+    ax.set(xlabel="generator steps", ylabel=f"modes covered (of {n_modes})", ylim=(-0.3, n_modes + 0.5))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def plot_final_samples(rows: list[dict], dataset, real: np.ndarray, seed: int, size: float = 2.3):
+    """One panel per recipe: the final samples of the run with ``seed`` (red) over real data (grey)."""
+    import matplotlib.pyplot as plt
+
+    chosen = [r for r in rows if r["seed"] == seed]
+    if not chosen:
+        raise ValueError(f"no run with seed {seed}; the rows have seeds {sorted({r['seed'] for r in rows})}")
+    fig, axes = plt.subplots(1, len(chosen), figsize=(size * len(chosen), size + 0.2), squeeze=False)
+    x0, x1, y0, y1 = dataset.extent()
+    for ax, r in zip(axes[0], chosen):
+        ax.scatter(*np.asarray(real).T, s=2, c="lightgrey")
+        ax.scatter(*r["samples"].T, s=2, c="red")
+        ax.set(xlim=(x0, x1), ylim=(y0, y1), xticks=[], yticks=[], aspect="equal")
+        ax.set_title(f"{r['recipe']}\n{r['modes']}/{dataset.n_modes} modes", fontsize=7)
+    fig.tight_layout()
+    return fig

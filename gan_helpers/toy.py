@@ -31,6 +31,13 @@ class ToyDataset:
         which = rng.integers(0, self.n_modes, n)
         return (self.modes[which] + self.sigma * rng.standard_normal((n, 2))).astype("float32")
 
+    def nearest_mode(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each point (n×2): the index of its nearest mode and the distance to it."""
+        samples = np.asarray(samples, dtype="float64")
+        dist = np.linalg.norm(samples[:, None, :] - self.modes[None, :, :], axis=-1)
+        index = dist.argmin(1)
+        return index, dist[np.arange(len(samples)), index]
+
     def extent(self, margin: float = 1.0) -> tuple[float, float, float, float]:
         """A square (x0, x1, y0, y1) around the modes for plots and heat maps."""
         lo, hi = self.modes.min(0) - margin, self.modes.max(0) + margin

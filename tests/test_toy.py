@@ -211,3 +211,22 @@ def test_recorder_grid_and_animation(tmp_path):
     assert html.count("data:image/png;base64") >= 3
     with pytest.raises(ValueError, match="ToyRecorder"):
         plots.landscape_grid([], real)
+
+
+def test_nearest_mode_index_and_distance():
+    x = np.array([[2.0, 0.0], [0.0, 2.5], [0.1, 0.0]])
+    index, dist = RING.nearest_mode(x)
+    np.testing.assert_array_equal(index, [0, 2, 0])
+    np.testing.assert_allclose(dist, [0.0, 0.5, 1.9])
+
+
+def test_study_pictures_draw_every_recipe():
+    rows = [{"recipe": name, "seed": seed, "steps": [0, 10], "curve": [0, m], "modes": m,
+             "samples": RING.sample(50, seed=seed)}
+            for name, m in (("a", 2), ("b", 8)) for seed in (0, 1)]
+    ax = plots.plot_study(rows, RING.n_modes)
+    assert len(ax.lines) == 2 + 1 and len(ax.collections) == 2        # two means, the 8-line, two bands
+    fig = plots.plot_final_samples(rows, RING, RING.sample(100, seed=0), seed=1)
+    assert [a.get_title().splitlines()[0] for a in fig.axes] == ["a", "b"]
+    with pytest.raises(ValueError, match="no run with seed 7"):
+        plots.plot_final_samples(rows, RING, RING.sample(10), seed=7)
