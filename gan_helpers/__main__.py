@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+from ._quiet import hide_tensorflow_startup_lines
+
+hide_tensorflow_startup_lines()  # before TensorFlow is imported
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

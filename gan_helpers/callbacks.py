@@ -13,6 +13,15 @@ from . import plots
 from .training import generate_from
 
 
+def sampler_of(gan) -> keras.Model:
+    """The generator to draw pictures from: the weight average, its batch-norm statistics
+    recomputed for the current weights (``GAN.calibrate_ema_batchnorm``), or G itself."""
+    if getattr(gan, "ema_generator", None) is not None:
+        gan.calibrate_ema_batchnorm()
+        return gan.ema_generator
+    return gan.generator
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Draws the generator's output on one fixed noise batch before training and after each
     epoch, so the frames show the same z improving; writes a GIF of them at the end if asked."""
@@ -26,7 +35,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.epochs: list[int] = []
 
     def _grab(self, epoch: int) -> None:
-        self.frames.append(plots.image_grid(generate_from(self.model.generator, self.noise)))
+        self.frames.append(plots.image_grid(generate_from(sampler_of(self.model), self.noise)))
         self.epochs.append(epoch)
 
     def on_train_begin(self, logs=None):
@@ -124,7 +133,7 @@ class FDTracker(keras.callbacks.Callback):
     def _measure(self, epoch: int) -> None:
         from .metrics import frechet_distance
 
-        fake = self.net.features(generate_from(self.model.generator, self.noise))
+        fake = self.net.features(generate_from(sampler_of(self.model), self.noise))
         self.epochs.append(epoch)
         self.fd.append(frechet_distance(self.real_features, fake))
 

@@ -13,7 +13,7 @@ from .data import DATASETS, SOURCES
 
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
-CONFIG_KEYS = ("dataset", "latent_dim", "width", "batch_size", "loss")
+CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss")
 
 
 def _positive_int(text: str) -> int:
@@ -36,7 +36,30 @@ def _seed(text: str) -> int:
     return value
 
 
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a learning rate in (0, 1], got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .training import DCGANRecipe
+
+    r = DCGANRecipe()
     parser = argparse.ArgumentParser(prog="python -m gan_helpers",
                                      description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,10 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where MNIST comes from: auto (download, else the bundled sample), "
                         "keras, or bundled (default: auto)")
     t.add_argument("--epochs", type=_positive_int, default=None,
-                   help="passes over the data (default: enough for about 3000 steps)")
-    t.add_argument("--batch-size", type=_positive_int, default=64)
-    t.add_argument("--latent-dim", type=_positive_int, default=64)
-    t.add_argument("--width", type=_positive_int, default=32, help="filters of the smallest layer")
+                   help=f"passes over the data (default: enough for about {r.steps} steps)")
+    t.add_argument("--batch-size", type=_positive_int, default=r.batch_size)
+    t.add_argument("--latent-dim", type=_positive_int, default=r.latent_dim)
+    t.add_argument("--width", type=_positive_int, default=r.g_width,
+                   help=f"generator: filters of its last hidden layer (default {r.g_width})")
+    t.add_argument("--d-width", type=_positive_int, default=r.d_width,
+                   help=f"discriminator: filters of its first layer (default {r.d_width})")
+    t.add_argument("--d-dropout", type=_unit_interval, default=r.d_dropout,
+                   help=f"discriminator dropout rate in [0, 1) (default {r.d_dropout})")
+    t.add_argument("--ema", type=_unit_interval, default=r.ema_decay or 0.0,
+                   help=f"decay of the moving average of G's weights that the pictures come from; "
+                        f"0 turns it off (default {r.ema_decay})")
+    t.add_argument("--lr", type=_learning_rate, default=r.lr,
+                   help=f"Adam learning rate of both networks (default {r.lr})")
     t.add_argument("--loss", choices=("nonsaturating", "minimax"), default="nonsaturating",
                    help="generator loss (default: nonsaturating)")
     t.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED)
@@ -79,20 +112,25 @@ def train(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from . import callbacks, data, models, plots, training
+    from . import callbacks, data, plots, training
 
     seed = config.set_seed(args.seed)
-    try:
-        digits = data.load_dataset(args.dataset, args.source)
+    try:  # the training split only: the held-out digits stay unseen for the metrics
+        digits = data.load_dataset(args.dataset, args.source, with_test=True)
     except data.DataUnavailableError as exc:
         return _fail(str(exc), status=1)
     x = data.to_gan_range(digits.x_train[:FAST_IMAGES] if fast else digits.x_train)
     if args.batch_size > len(x):
         return _fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images.")
     steps_per_epoch = len(x) // args.batch_size
-    epochs = args.epochs or (FAST_EPOCHS if fast else training.default_epochs(len(x), args.batch_size))
+    recipe = training.DCGANRecipe().replace(
+        latent_dim=args.latent_dim, g_width=args.width, d_width=args.d_width, d_dropout=args.d_dropout,
+        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size)
+    epochs = args.epochs or (FAST_EPOCHS if fast else
+                             training.default_epochs(len(x), args.batch_size, recipe.steps))
 
     run_config = {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
+                  "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
                   "batch_size": args.batch_size, "loss": args.loss}
     ckpt_dir = out / "checkpoint"
     initial_epoch, history = 0, {}
@@ -111,9 +149,7 @@ def train(args: argparse.Namespace) -> int:
 
     print(digits.describe() + (f"; fast mode uses the first {len(x)}" if fast else ""))
     print(f"Device: {config.device_description()}")
-    gan = training.GAN(models.build_generator(args.latent_dim, args.width),
-                       models.build_discriminator(args.width), seed=seed)
-    gan.compile(*training.make_optimizers(), g_loss_fn=args.loss)
+    gan = recipe.build(seed=seed, g_loss_fn=args.loss)
     if initial_epoch:
         gan.load_state(ckpt_dir)
         hist_file = ckpt_dir / "history.json"
@@ -142,7 +178,7 @@ def train(args: argparse.Namespace) -> int:
         return 130
     train_seconds = time.perf_counter() - t0
 
-    plots.save_png(plots.image_grid(training.generate_from(gan.generator, noise), ncols=8),
+    plots.save_png(plots.image_grid(training.generate_from(callbacks.sampler_of(gan), noise), ncols=8),
                    out / "samples.png")
     if grid.frames and initial_epoch < epochs:
         plots.write_gif(grid.frames, out / "progress.gif")
@@ -171,11 +207,12 @@ def train(args: argparse.Namespace) -> int:
     if args.dataset == "mnist":
         metrics["quality"] = _quality(gan, digits.source, fast, seed)
         q = metrics["quality"]
-        print(f"FD-MNIST {q['generator']['fd_mnist']:.2f} (real-vs-real floor "
-              f"{q['real_vs_real_floor']['fd_mnist']:.2f}, N = {q['n']}); classifier score "
-              f"{q['generator']['classifier_score']:.2f} "
-              f"(floor {q['real_vs_real_floor']['classifier_score']:.2f}); "
-              f"classes present {q['generator']['classes_present']}/10")
+        g, f = q["generator"], q["real_vs_real_floor"]
+        print(f"FD-MNIST {g['fd_mnist']:.2f} (real-vs-real floor {f['fd_mnist']:.2f}, N = {q['n']}); "
+              f"confident share {g['confident_share']:.1%} (real digits {f['confident_share']:.1%}); "
+              f"class shares {g['min_class_share']:.1%}–{g['max_class_share']:.1%}, "
+              f"{g['classes_present']}/10 classes; classifier score {g['classifier_score']:.2f} "
+              f"(floor {f['classifier_score']:.2f})")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"Done in {train_seconds:.0f} s on {metrics['device']}. Wrote:")
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
@@ -197,7 +234,8 @@ def _quality(gan, source: str, fast: bool, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     real_a = digits.x_test[rng.choice(len(digits.x_test), n, replace=False)]
     real_b = digits.x_train[rng.choice(len(digits.x_train), n, replace=False)]
-    keys = ("fd_mnist", "classifier_score", "classes_present", "precision", "recall", "coverage")
+    keys = ("fd_mnist", "confident_share", "classifier_score", "classes_present", "min_class_share",
+            "max_class_share", "precision", "recall", "density", "knn_coverage")
 
     def row(images):
         return {k: v for k, v in m.evaluate(net, images, real_a).items() if k in keys}

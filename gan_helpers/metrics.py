@@ -17,6 +17,12 @@ CACHE_ENV = "GAN_HELPERS_CACHE"
 FEATURE_NET_VERSION = 2  # 2: seeded before the model is built, so weights repeat exactly
 
 
+def _shown(path: Path) -> str:
+    """A path as printed: the home folder as ~, so outputs do not carry a user's folder names."""
+    text, home = str(path), str(Path.home())
+    return "~" + text[len(home):] if text.startswith(home) else text
+
+
 def cache_dir() -> Path:
     """Where trained helper weights live: $GAN_HELPERS_CACHE or ~/.cache/gan_helpers."""
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "gan_helpers"))
@@ -115,7 +121,7 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
         model.load_weights(weights)
         info = json.loads(info_file.read_text())
         if verbose:
-            print(f"feature net: loaded {weights} (test accuracy {info['test_accuracy']:.2%})")
+            print(f"feature net: loaded {_shown(weights)} (test accuracy {info['test_accuracy']:.2%})")
         return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
 
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -131,7 +137,7 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
                                      "source": digits.source, "epochs": epochs}))
     if verbose:
         print(f"feature net: trained on {len(x_tr)} {digits.source} digits in {seconds:.0f} s, "
-              f"test accuracy {accuracy:.2%} on {len(x_te)} held-out digits; cached in {weights}")
+              f"test accuracy {accuracy:.2%} on {len(x_te)} held-out digits; cached in {_shown(weights)}")
     return FeatureNet(model, accuracy, digits.source, len(x_tr), seconds)
 
 
@@ -171,15 +177,31 @@ def classifier_score(probs: np.ndarray) -> float:
     return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
 
 
+CONFIDENT_P = 0.9
+
+
+def confident_share(probs: np.ndarray, threshold: float = CONFIDENT_P) -> float:
+    """Share of images the feature net puts in one class with probability ≥ ``threshold``: a
+    fidelity figure a reader can picture (an illegible blob rarely gets p ≥ 0.9)."""
+    p = np.asarray(probs, np.float64)
+    if p.ndim != 2 or p.shape[1] != 10:
+        raise ValueError(f"probs must be an [N, 10] array of class probabilities, got shape {p.shape}")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    return float(np.mean(p.max(axis=1) >= threshold))
+
+
 def class_coverage(probs: np.ndarray, min_share: float = 0.01) -> dict:
     """The histogram of predicted classes: how many classes hold at least ``min_share`` of the
-    samples, the share of classes covered, and KL(histogram ‖ uniform) in nats (0 = balanced)."""
+    samples, the share of classes covered (``class_coverage``, not Naeem's k-NN coverage), the
+    smallest and largest class share, and KL(histogram ‖ uniform) in nats (0 = balanced)."""
     pred = np.asarray(probs).argmax(1)
     hist = np.bincount(pred, minlength=10) / len(pred)
     nz = hist > 0
     return {"classes_present": int((hist >= min_share).sum()),
-            "coverage": float((hist >= min_share).sum() / 10),
+            "class_coverage": float((hist >= min_share).sum() / 10),
             "kl_from_uniform": float(np.sum(hist[nz] * np.log(hist[nz] * 10))),
+            "min_class_share": float(hist.min()), "max_class_share": float(hist.max()),
             "histogram": hist.round(4).tolist()}
 
 
@@ -231,9 +253,12 @@ def evaluate(net: FeatureNet, fake_images, real_images) -> dict:
     f_fake, p_fake = net.features_and_probs(fake_images)
     f_real = net.features(real_images)
     cov = class_coverage(p_fake)
+    dc = density_coverage(f_real, f_fake)
     return {"fd_mnist": frechet_distance(f_real, f_fake), "classifier_score": classifier_score(p_fake),
+            "confident_share": confident_share(p_fake),
             "classes_present": cov["classes_present"], "class_kl": cov["kl_from_uniform"],
-            **precision_recall(f_real, f_fake), **density_coverage(f_real, f_fake)}
+            "min_class_share": cov["min_class_share"], "max_class_share": cov["max_class_share"],
+            **precision_recall(f_real, f_fake), "density": dc["density"], "knn_coverage": dc["coverage"]}
 
 
 def blur(images_uint8: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -261,8 +286,8 @@ def reference_sets(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> dict[
     }
 
 
-TABLE_COLUMNS = ("fd_mnist", "classifier_score", "classes_present", "precision", "recall", "density",
-                 "coverage")
+TABLE_COLUMNS = ("fd_mnist", "confident_share", "classifier_score", "classes_present", "precision", "recall",
+                 "density", "knn_coverage")
 
 
 def format_table(table: dict[str, dict], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:

@@ -38,30 +38,32 @@ def build_generator(latent_dim: int = 64, width: int = 32, name: str = "generato
     )
 
 
-def build_discriminator(width: int = 32, dropout: float = 0.3,
+def build_discriminator(width: int = 32, dropout: float = 0.3, spectral_norm: bool = False,
                         name: str = "discriminator") -> keras.Model:
     """Image → one logit (no sigmoid): two stride-2 convolutions with LeakyReLU(0.2), then dense.
 
     No batch norm: real and fake batches go through D separately, and dropout regularises instead.
+    ``spectral_norm`` wraps every layer in Keras' ``SpectralNormalization`` (Miyato et al. 2018).
     The logit is float32 so the losses stay exact under mixed precision.
     """
     _check_positive(width=width)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    return keras.Sequential(
-        [
-            keras.Input(IMAGE_SHAPE),
-            layers.Conv2D(width, 4, strides=2, padding="same"),                # 14×14
-            layers.LeakyReLU(0.2),
-            layers.Dropout(dropout),
-            layers.Conv2D(2 * width, 4, strides=2, padding="same"),            # 7×7
-            layers.LeakyReLU(0.2),
-            layers.Dropout(dropout),
-            layers.Flatten(),
-            layers.Dense(1, dtype="float32"),
-        ],
-        name=name,
-    )
+
+    def sn(layer):
+        return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+    stack = [keras.Input(IMAGE_SHAPE),
+             sn(layers.Conv2D(width, 4, strides=2, padding="same")),               # 14×14
+             layers.LeakyReLU(0.2)]
+    if dropout:
+        stack.append(layers.Dropout(dropout))
+    stack += [sn(layers.Conv2D(2 * width, 4, strides=2, padding="same")),         # 7×7
+              layers.LeakyReLU(0.2)]
+    if dropout:
+        stack.append(layers.Dropout(dropout))
+    stack += [layers.Flatten(), sn(layers.Dense(1, dtype="float32"))]
+    return keras.Sequential(stack, name=name)
 
 
 # ----------------------------------------------------------------------------- 2-D toy models

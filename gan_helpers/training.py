@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -15,7 +17,45 @@ import tensorflow as tf
 from . import losses as _losses
 
 STATE_FILES = ("state.npz", "meta.json")
-DEFAULT_STEPS = 3000  # Adam steps for clearly recognisable digits with the default model (notebook 04)
+DEFAULT_STEPS = 3000  # Adam steps of the default recipe; notebook 04 measures what they buy
+
+
+@dataclass(frozen=True)
+class DCGANRecipe:
+    """Every setting of the default DCGAN in one place: the CLI, notebooks 04–07 and the benchmarks
+    build from it. Notebook 04 measures each choice against the alternatives it replaced."""
+
+    latent_dim: int = 64
+    g_width: int = 32            # G: 7×7×4w → 14×14×2w → 28×28×1
+    d_width: int = 64            # D: 14×14×w → 7×7×2w → logit
+    d_dropout: float = 0.0
+    batch_size: int = 64
+    lr: float = 2e-4             # Adam, both networks (DCGAN)
+    d_lr: float | None = None    # None: same as lr
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    ema_decay: float | None = 0.999
+    steps: int = DEFAULT_STEPS
+
+    def replace(self, **changes) -> DCGANRecipe:
+        """A copy with some settings changed; unknown names are refused."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown recipe settings {sorted(unknown)}; known: "
+                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
+        return dataclasses.replace(self, **changes)
+
+    def build(self, seed: int | None = None, mixed_precision: bool = False, **compile_kwargs) -> GAN:
+        """A compiled ``GAN`` with this recipe's networks, optimizers and weight average."""
+        from . import config, models
+
+        gan = GAN(models.build_generator(self.latent_dim, self.g_width),
+                  models.build_discriminator(self.d_width, self.d_dropout), seed=seed,
+                  ema_decay=self.ema_decay)
+        compile_kwargs.setdefault("jit_compile", config.default_jit_compile())
+        gan.compile(*make_optimizers(self.lr, self.beta_1, mixed_precision, d_lr=self.d_lr,
+                                     beta_2=self.beta_2), **compile_kwargs)
+        return gan
 
 
 def default_epochs(n_images: int, batch_size: int, steps: int = DEFAULT_STEPS) -> int:
@@ -29,15 +69,30 @@ class GAN(keras.Model):
     ``fit`` shows ``d_loss``, ``g_loss`` and the mean discriminator outputs ``d_real`` = D(x) and
     ``d_fake`` = D(G(z)) (probabilities, from the logits). Noise comes from a
     ``keras.random.SeedGenerator``, so a seed fixes the whole run.
+
+    With ``ema_decay`` (for example 0.999) the GAN also keeps ``ema_generator``, an exponential
+    moving average of G's weights (Yazıcı et al. 2019), warmed up so that it forgets the random
+    initial weights; ``sampler`` is the generator to draw pictures from (the average, when kept).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
-                 latent_dim: int | None = None, seed: int | None = None, **kwargs):
+                 latent_dim: int | None = None, seed: int | None = None,
+                 ema_decay: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim or int(generator.input_shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) (0.999 is usual) or None for no average, "
+                             f"got {ema_decay!r}")
+        self.ema_decay = ema_decay
+        self.ema_generator = None
+        if ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_updates = self.add_weight(shape=(), initializer="zeros", dtype="float32",
+                                               trainable=False, name="ema_updates")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -47,10 +102,12 @@ class GAN(keras.Model):
                 g_optimizer: keras.optimizers.Optimizer,
                 d_loss_fn=_losses.discriminator_loss,
                 g_loss_fn="nonsaturating", d_steps: int = 1, gp_weight: float = 0.0,
-                **kwargs) -> None:
+                share_fakes: bool = False, **kwargs) -> None:
         """Two optimizers and two losses (functions, or names: ``"bce"``/``"wasserstein"`` for D,
         ``"nonsaturating"``/``"minimax"``/``"wasserstein"`` for G). ``d_steps`` discriminator
         (critic) updates per generator update; ``gp_weight`` λ > 0 adds the WGAN-GP penalty.
+        ``share_fakes`` lets G's update reuse the fakes of D's (last) update, as PyTorch's DCGAN
+        example does, instead of drawing fresh noise: one generator forward pass fewer per step.
         Other keyword arguments (``jit_compile``, ``steps_per_execution``…) go to Keras."""
         super().compile(**kwargs)
         if d_optimizer is g_optimizer:
@@ -67,6 +124,7 @@ class GAN(keras.Model):
         self.g_loss_fn = _losses.get_generator_loss(g_loss_fn)
         self.d_steps = d_steps
         self.gp_weight = float(gp_weight)
+        self.share_fakes = bool(share_fakes)
         self.is_wasserstein = self.d_loss_fn is _losses.critic_loss_wasserstein
         g_wasserstein = self.g_loss_fn is _losses.generator_loss_wasserstein
         if self.is_wasserstein != g_wasserstein and not (callable(d_loss_fn) and callable(g_loss_fn)):
@@ -79,6 +137,49 @@ class GAN(keras.Model):
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to draw pictures and metrics from: the weight average if kept, else G."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def ema_rate(self, t):
+        """Decay of the average at update ``t`` (counting from 0): min(decay, (1 + t)/(10 + t)).
+
+        The warm-up is TensorFlow's ``ExponentialMovingAverage(num_updates=…)`` rule. A plain 0.999
+        would still hold 0.999^2000 ≈ 14% of the random initial weights after 2,000 steps; with the
+        warm-up that share is below 1e-5 after 100 steps."""
+        t = tf.cast(t, tf.float32)
+        return tf.minimum(tf.cast(self.ema_decay, tf.float32), (1.0 + t) / (10.0 + t))
+
+    def _update_ema(self):
+        beta = self.ema_rate(self.ema_updates)
+        for avg, w in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
+            avg.assign(beta * avg + (1.0 - beta) * tf.cast(w, avg.dtype))
+        self.ema_updates.assign_add(1.0)
+
+    def calibrate_ema_batchnorm(self, n: int = 2048, seed: int = 0) -> None:
+        """Recompute the averaged generator's batch-norm statistics for its own weights.
+
+        Averaged weights produce activations whose mean and variance differ from those the raw
+        G's moving statistics tracked, so reusing those statistics washes the samples out. One
+        forward pass in training mode on ``n`` noise vectors, with each layer's momentum set to 0,
+        stores that batch's exact statistics, layer after layer."""
+        if self.ema_generator is None:
+            return
+        bns = [layer for layer in _flat_layers(self.ema_generator)
+               if isinstance(layer, keras.layers.BatchNormalization)]
+        if not bns:
+            return
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+        momenta = [bn.momentum for bn in bns]
+        try:
+            for bn in bns:
+                bn.momentum = 0.0
+            self.ema_generator(z, training=True)
+        finally:
+            for bn, m in zip(bns, momenta):
+                bn.momentum = m
 
     def sample_noise(self, batch_size):
         """Standard normal z, drawn from the model's seed generator."""
@@ -96,10 +197,11 @@ class GAN(keras.Model):
         norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)  # finite gradient at 0
         return tf.reduce_mean(tf.square(norm - 1.0))
 
-    def _d_step(self, real, batch_size):
-        z = self.sample_noise(batch_size)
+    def _d_step(self, real, batch_size, fake=None):
+        if fake is None:
+            fake = self.generator(self.sample_noise(batch_size), training=True)
+        fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             d_loss = self.d_loss_fn(real_logits, fake_logits)
@@ -116,17 +218,24 @@ class GAN(keras.Model):
 
         # 1. Discriminator: push D(x) up on real images and D(G(z)) down on fakes. With d_steps > 1
         #    (WGAN-GP's n_critic) it takes several updates on this real batch, each with fresh noise.
-        for _ in range(self.d_steps):
-            d_loss, real_logits, fake_logits = self._d_step(real, batch_size)
-
-        # 2. Generator: with D fixed, make fresh fakes that D scores as real.
-        z = self.sample_noise(batch_size)
+        for _ in range(self.d_steps - 1):
+            self._d_step(real, batch_size)
         with tf.GradientTape() as tape:
-            fake_logits_g = self.discriminator(self.generator(z, training=True), training=True)
-            g_loss = self.g_loss_fn(fake_logits_g)
+            if self.share_fakes:  # G's forward pass, recorded once and used by both updates
+                fake = self.generator(self.sample_noise(batch_size), training=True)
+                with tape.stop_recording():
+                    d_loss, real_logits, fake_logits = self._d_step(real, batch_size, fake)
+            else:
+                with tape.stop_recording():
+                    d_loss, real_logits, fake_logits = self._d_step(real, batch_size)
+                # 2. Generator: with D fixed, make fresh fakes that D scores as real.
+                fake = self.generator(self.sample_noise(batch_size), training=True)
+            g_loss = self.g_loss_fn(self.discriminator(fake, training=True))
             scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+        if self.ema_generator is not None:
+            self._update_ema()
 
         # d_real, d_fake: mean D as a probability, or the raw critic score for a Wasserstein critic
         to_report = tf.identity if self.is_wasserstein else tf.sigmoid
@@ -138,20 +247,20 @@ class GAN(keras.Model):
 
     # ----------------------------------------------------------------- sampling and saving
     def generate(self, n: int, seed: int | None = None, batch_size: int = 256) -> np.ndarray:
-        """``n`` images in [-1, 1] from the generator in inference mode (training RNG untouched)."""
+        """``n`` images in [-1, 1] from ``sampler`` in inference mode (training RNG untouched)."""
         if n < 1:
             raise ValueError(f"n must be positive, got {n}")
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((n, self.latent_dim)).astype("float32")
-        return generate_from(self.generator, z, batch_size)
+        return generate_from(self.sampler, z, batch_size)
 
     def save_generator(self, path: str | os.PathLike) -> Path:
-        """Save the generator alone as a ``.keras`` file (architecture and weights)."""
+        """Save ``sampler`` (the averaged generator when kept) alone as a ``.keras`` file."""
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"{path} must end in .keras (Keras 3's native format)")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.generator.save(path)
+        self.sampler.save(path)
         return path
 
     def fit(self, *args, shuffle: bool = False, **kwargs):
@@ -164,9 +273,12 @@ class GAN(keras.Model):
         for opt, model in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
             if not opt.built:
                 opt.build(model.trainable_variables)
-        return {"generator": self.generator.variables, "discriminator": self.discriminator.variables,
-                "g_opt": self.g_optimizer.variables, "d_opt": self.d_optimizer.variables,
-                "noise": [self.seed_generator.state]}
+        groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables,
+                  "g_opt": self.g_optimizer.variables, "d_opt": self.d_optimizer.variables,
+                  "noise": [self.seed_generator.state]}
+        if self.ema_generator is not None:
+            groups["ema"] = self.ema_generator.variables + [self.ema_updates]
+        return groups
 
     def save_state(self, directory: str | os.PathLike, epoch: int, meta: dict | None = None,
                    extras: dict[str, object] | None = None) -> Path:
@@ -222,6 +334,14 @@ class GAN(keras.Model):
                 for i, var in enumerate(variables):
                     var.assign(state[f"{group}/{i}"])
         return json.loads((directory / "meta.json").read_text())
+
+
+def _flat_layers(model: keras.Model):
+    """Every layer inside ``model``, nested models and wrappers included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer)
 
 
 def generate_from(generator: keras.Model, z, batch_size: int = 256) -> np.ndarray:

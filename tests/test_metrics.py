@@ -36,7 +36,7 @@ def test_classifier_score_and_coverage_known_answers():
     one_class = np.eye(10)[np.full(1000, 7)]
     np.testing.assert_allclose(metrics.classifier_score(one_class), 1, rtol=1e-6)
     cov = metrics.class_coverage(one_class)
-    assert cov["coverage"] == 0.1 and cov["classes_present"] == 1
+    assert cov["class_coverage"] == 0.1 and cov["classes_present"] == 1
     np.testing.assert_allclose(cov["kl_from_uniform"], np.log(10))
     assert metrics.class_coverage(balanced)["kl_from_uniform"] < 1e-12
 
@@ -111,3 +111,24 @@ def test_format_table_aligns_rows():
                                 columns=("fd_mnist", "classes_present"))
     header, row = text.splitlines()
     assert len(header) == len(row) and row.startswith("a ") and "1.235" in row and row.endswith("3")
+
+
+def test_confident_share_counts_probabilities_at_or_above_the_threshold():
+    probs = np.full((4, 10), 0.0)
+    probs[0, 3] = 1.0                              # certain
+    probs[1, :2] = [0.9, 0.1]                      # exactly at the threshold: counts
+    probs[2, :2] = [0.89, 0.11]                    # just below
+    probs[3] = 0.1                                 # a blob the net cannot place
+    assert metrics.confident_share(probs) == 0.5
+    assert metrics.confident_share(probs, threshold=0.5) == 0.75
+    with pytest.raises(ValueError, match=r"\[N, 10\]"):
+        metrics.confident_share(probs[:, :5])
+    with pytest.raises(ValueError, match="threshold"):
+        metrics.confident_share(probs, threshold=0)
+
+
+def test_class_shares_report_the_smallest_and_largest_class():
+    pred = np.r_[np.zeros(30, int), np.arange(70) % 9 + 1]       # class 0: 30%; 1–9 share the rest
+    cov = metrics.class_coverage(np.eye(10)[pred])
+    assert cov["max_class_share"] == 0.30 and cov["min_class_share"] == pytest.approx(7 / 100)
+    assert cov["classes_present"] == 10

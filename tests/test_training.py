@@ -115,3 +115,120 @@ def test_train_step_compiles_with_xla(small_images):
     gan.compile(*training.make_optimizers(), jit_compile=True)
     hist = gan.fit(data.make_dataset(small_images[:96], 32), epochs=1, verbose=0).history
     assert all(np.isfinite(v[0]) for v in hist.values())
+
+
+# ----------------------------------------------------------------------------- the weight average (EMA)
+def make_ema_gan(seed=0, decay=0.999, **compile_kwargs):
+    config.set_seed(seed)
+    gan = training.GAN(models.build_generator(8, 4), models.build_discriminator(4, dropout=0.0),
+                       seed=seed, ema_decay=decay)
+    gan.compile(*training.make_optimizers(), **compile_kwargs)
+    return gan
+
+
+def test_ema_warm_up_forgets_the_random_initial_weights():
+    gan = make_ema_gan(decay=0.999)
+    rates = np.array([float(gan.ema_rate(t)) for t in range(3000)])
+    np.testing.assert_allclose(rates[:3], [1 / 10, 2 / 11, 3 / 12], rtol=1e-6)
+    assert rates.max() <= 0.999 + 1e-7 and rates[-1] == pytest.approx(min(0.999, 3000 / 3009), rel=1e-6)
+    # the share of the initial weights left in the average is the product of the rates
+    assert np.prod(rates[:100]) < 1e-5
+    assert 0.999 ** 2000 > 0.13   # what a plain decay would still hold after 2,000 steps
+
+
+def test_ema_update_is_the_warmed_up_moving_average():
+    gan = make_ema_gan()
+    init = [v.numpy().copy() for v in gan.ema_generator.trainable_variables]
+    w1 = [np.full(v.shape, 1.0, "float32") for v in gan.generator.trainable_variables]
+    w2 = [np.full(v.shape, 3.0, "float32") for v in gan.generator.trainable_variables]
+    for w in (w1, w2):
+        for var, value in zip(gan.generator.trainable_variables, w):
+            var.assign(value)
+        gan._update_ema()
+    for avg, a0 in zip(gan.ema_generator.trainable_variables, init):
+        expected = (2 / 11) * (0.1 * a0 + 0.9 * 1.0) + (9 / 11) * 3.0
+        np.testing.assert_allclose(avg.numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="ema_decay"):
+        training.GAN(models.build_generator(8, 4), models.build_discriminator(4), ema_decay=1.0)
+
+
+def test_ema_is_what_is_sampled_saved_and_checkpointed(small_images, tmp_path):
+    ds = data.make_dataset(small_images[:128], 32, shuffle=False)
+    gan = make_ema_gan(seed=3)
+    gan.fit(ds, epochs=1, verbose=0)
+    assert gan.sampler is gan.ema_generator
+    assert any(not np.allclose(a, b) for a, b in zip(gan.generator.get_weights(),
+                                                       gan.ema_generator.get_weights()))
+    z = np.random.default_rng(0).standard_normal((4, 8)).astype("float32")
+    saved = training.load_generator(gan.save_generator(tmp_path / "g.keras"))
+    np.testing.assert_allclose(training.generate_from(saved, z),
+                               training.generate_from(gan.ema_generator, z), atol=1e-6)
+    gan.save_state(tmp_path / "ckpt", epoch=1)
+    other = make_ema_gan(seed=9)
+    other.load_state(tmp_path / "ckpt")
+    for a, b in zip(gan.ema_generator.get_weights(), other.ema_generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert float(other.ema_updates) == 4.0
+    plain = training.GAN(models.build_generator(8, 4), models.build_discriminator(4, dropout=0.0))
+    plain.compile(*training.make_optimizers())
+    plain.save_state(tmp_path / "plain", epoch=1)
+    with pytest.raises(ValueError, match="checkpoint's ema has 0 variables"):
+        make_ema_gan().load_state(tmp_path / "plain")   # a checkpoint without the average
+
+
+def test_batchnorm_calibration_gives_the_average_its_own_statistics():
+    gan = make_ema_gan()
+    for var in gan.ema_generator.trainable_variables:          # an average unlike G
+        var.assign(var * 1.5 + 0.1)
+    z = np.random.default_rng(0).standard_normal((2048, 8)).astype("float32")
+    batch_mode = gan.ema_generator(z, training=True).numpy()
+    stale = training.generate_from(gan.ema_generator, z)
+    gan.calibrate_ema_batchnorm(n=2048, seed=0)
+    calibrated = training.generate_from(gan.ema_generator, z)
+    # inference with the recomputed statistics equals normalising by that batch's own statistics
+    np.testing.assert_allclose(calibrated, batch_mode, atol=2e-4)
+    assert np.abs(stale - batch_mode).mean() > 10 * np.abs(calibrated - batch_mode).mean()
+    assert all(bn.momentum == 0.99 for bn in gan.ema_generator.layers
+               if isinstance(bn, keras.layers.BatchNormalization))   # momentum restored
+
+
+def test_shared_fakes_step_is_d_then_g_on_one_generator_pass(small_images):
+    """One step with share_fakes equals the hand-written update: D on G(z), then G through the
+    updated D on the same z (plain SGD, so the update is w − lr·∇)."""
+    lr = 0.05
+    config.set_seed(0)
+    gan = training.GAN(models.build_generator(8, 4), models.build_discriminator(4, dropout=0.0), seed=7)
+    gan.compile(keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), share_fakes=True)
+    g0, d0 = gan.generator.get_weights(), gan.discriminator.get_weights()
+    real = small_images[:32]
+    z = keras.random.normal((32, 8), seed=keras.random.SeedGenerator(7))
+    gan.fit(data.make_dataset(real, 32, shuffle=False), epochs=1, verbose=0)
+
+    import tensorflow as tf
+
+    from gan_helpers import losses
+    config.set_seed(0)
+    G, D = models.build_generator(8, 4), models.build_discriminator(4, dropout=0.0)
+    G.set_weights(g0)
+    D.set_weights(d0)
+    fake = G(z, training=True)
+    with tf.GradientTape() as tape:
+        d_loss = losses.discriminator_loss(D(real, training=True), D(fake, training=True))
+    for v, g in zip(D.trainable_variables, tape.gradient(d_loss, D.trainable_variables)):
+        v.assign_sub(lr * g)
+    with tf.GradientTape() as tape:
+        g_loss = losses.generator_loss_nonsaturating(D(G(z, training=True), training=True))
+    for v, g in zip(G.trainable_variables, tape.gradient(g_loss, G.trainable_variables)):
+        v.assign_sub(lr * g)
+    for a, b in zip(G.trainable_variables + D.trainable_variables,
+                    gan.generator.trainable_variables + gan.discriminator.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_recipe_builds_the_documented_gan_and_refuses_unknown_settings():
+    r = training.DCGANRecipe()
+    gan = r.replace(g_width=4, d_width=4).build(seed=0)
+    assert gan.ema_decay == r.ema_decay and gan.latent_dim == r.latent_dim
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(r.lr)
+    with pytest.raises(ValueError, match="unknown recipe settings"):
+        r.replace(widht=3)
