@@ -1,47 +1,80 @@
-"""Throughput of the GAN ``train_step`` in a few settings, as ratios to a float32 baseline measured in
-the same process. Run on demand: ``make bench`` (or ``python benchmarks/bench_train_step.py --steps 50``).
+"""Throughput of the default GAN step under the settings that change its cost, as ratios to Keras'
+defaults measured in the same process. Run on demand, on an idle machine: ``make bench`` (or
+``python benchmarks/bench_train_step.py --steps 40 --rounds 5``).
+
+Every setting trains the same recipe (``gh.training.DCGANRecipe``) on the same batches. The settings
+are timed in turns, round after round, so a drift in machine speed hits them all alike; the table
+shows each one's median.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
-import keras
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import gan_helpers as gh
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import gan_helpers as gh  # noqa: E402
+
+# name: (compile keyword arguments, mixed-precision policy or None, unused)
+SETTINGS = {
+    "Keras defaults (XLA auto, fresh fakes)": (dict(jit_compile="auto"), None, None),
+    "XLA off": (dict(jit_compile=False), None, None),
+    "XLA off, shared fakes": (dict(jit_compile=False, share_fakes=True), None, None),
+    "XLA off, shared fakes, 10 steps/execution": (dict(jit_compile=False, share_fakes=True,
+                                                       steps_per_execution=10), None, None),
+    "mixed_bfloat16, XLA off": (dict(jit_compile=False), "mixed_bfloat16", None),
+    "mixed_float16, XLA on": (dict(jit_compile=True), "mixed_float16", None),
+}
 
 
-def images_per_second(steps: int, batch_size: int, jit: bool, mixed: bool) -> float:
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+def build(kwargs: dict, policy: str | None):
+    keras.mixed_precision.set_global_policy(policy or "float32")
     try:
-        gh.config.set_seed(0)
-        gan = gh.training.GAN(gh.models.build_generator(64, 32), gh.models.build_discriminator(32), seed=0)
-        gan.compile(*gh.training.make_optimizers(mixed_precision=mixed), jit_compile=jit)
-        x = np.random.default_rng(0).uniform(-1, 1, (batch_size * steps, 28, 28, 1)).astype("float32")
-        ds = gh.data.make_dataset(x, batch_size, shuffle=False)
-        gan.fit(ds.take(3), epochs=1, verbose=0)  # trace and warm up
-        t0 = time.perf_counter()
-        gan.fit(ds, epochs=1, verbose=0)
-        return batch_size * steps / (time.perf_counter() - t0)
+        recipe = gh.training.DCGANRecipe()
+        return recipe.build(seed=0, mixed_precision=policy == "mixed_float16", **kwargs)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=40, help="steps per timing")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", nargs="*", help="names of settings to run (default: all)")
     args = parser.parse_args()
     print(gh.config.describe_runtime())
-    settings = [("float32 (baseline)", False, False), ("XLA", True, False),
-                ("mixed precision", False, True), ("mixed precision + XLA", True, True)]
-    base = None
-    for name, jit, mixed in settings:
-        ips = images_per_second(args.steps, args.batch_size, jit, mixed)
-        base = base or ips
-        print(f"{name:<24} {ips:8.0f} images/s   ×{ips / base:.2f}")
+    recipe = gh.training.DCGANRecipe()
+    batch = recipe.batch_size
+    x = np.random.default_rng(0).uniform(-1, 1, (batch * args.steps, 28, 28, 1)).astype("float32")
+    ds = gh.data.make_dataset(x, batch, shuffle=False)
+    names = args.only or list(SETTINGS)
+    if not gh.config.has_gpu():
+        skipped = [n for n in names if SETTINGS[n][1] == "mixed_float16"]
+        names = [n for n in names if n not in skipped]
+        if skipped:
+            print(f"no GPU: skipped {', '.join(skipped)} (float16 has no fast arithmetic on a CPU)")
+    gans = {}
+    for name in names:
+        kwargs, policy, _ = SETTINGS[name]
+        gans[name] = build(kwargs, policy)
+        gans[name].fit(ds.take(3), epochs=1, verbose=0)      # trace and warm up
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(args.rounds):
+        for name in names:
+            t0 = time.perf_counter()
+            gans[name].fit(ds, epochs=1, verbose=0)
+            rates[name].append(batch * args.steps / (time.perf_counter() - t0))
+    base = statistics.median(rates[names[0]])
+    print(f"\nbatch {batch}, {args.steps} steps per timing, median of {args.rounds} rounds")
+    for name in names:
+        ips = statistics.median(rates[name])
+        print(f"{name:<44} {ips:8.0f} images/s  {ips / batch:6.2f} steps/s   ×{ips / base:.2f}")
 
 
 if __name__ == "__main__":

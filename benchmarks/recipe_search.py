@@ -26,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BASE = dict(g_width=32, d_width=32, dropout=0.3, batch=64, lr=2e-4, d_lr=None, beta_1=0.5, beta_2=0.999,
-            ema=None, loss="ns", sn=False, smooth=1.0, latent=64)
+            ema=None, loss="ns", sn=False, smooth=1.0, latent=64, d_bn=False)
 
 VARIANTS: dict[str, dict] = {
     "old default": {},
@@ -38,6 +38,7 @@ VARIANTS: dict[str, dict] = {
     "D 128, no dropout, EMA": dict(d_width=128, dropout=0.0, ema=0.999),
     "D 64, no dropout, EMA, lr 5e-4": dict(d_width=64, dropout=0.0, ema=0.999, lr=5e-4),
     "D 64, no dropout, EMA, lr 1e-3": dict(d_width=64, dropout=0.0, ema=0.999, lr=1e-3),
+    "D 64, no dropout, EMA, lr 2e-3": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3),
     "D 64, no dropout, EMA, β2 0.99": dict(d_width=64, dropout=0.0, ema=0.999, beta_2=0.99),
     "D 64, no dropout, EMA, TTUR 4e-4/1e-4": dict(d_width=64, dropout=0.0, ema=0.999, d_lr=4e-4, lr=1e-4),
     "D 64, no dropout, EMA, batch 128": dict(d_width=64, dropout=0.0, ema=0.999, batch=128),
@@ -46,6 +47,9 @@ VARIANTS: dict[str, dict] = {
     "D 64, SN + hinge, EMA": dict(d_width=64, dropout=0.0, ema=0.999, sn=True, loss="hinge"),
     "D 64, SN + hinge, EMA, lr 1e-3 β1 0": dict(d_width=64, dropout=0.0, ema=0.999, sn=True, loss="hinge",
                                               lr=1e-3, beta_1=0.0, beta_2=0.9),
+    "D 64 BN, no dropout, EMA": dict(d_width=64, dropout=0.0, ema=0.999, d_bn=True),
+    "D 64 BN, no dropout, EMA, lr 5e-4": dict(d_width=64, dropout=0.0, ema=0.999, d_bn=True, lr=5e-4),
+    "D 64, no dropout, EMA, TTUR 8e-4/2e-4": dict(d_width=64, dropout=0.0, ema=0.999, d_lr=8e-4),
     "G 64, D 64, no dropout, EMA": dict(g_width=64, d_width=64, dropout=0.0, ema=0.999),
     "G 16, D 64, no dropout, EMA": dict(g_width=16, d_width=64, dropout=0.0, ema=0.999),
     "D 64, no dropout, EMA 0.9995": dict(d_width=64, dropout=0.0, ema=0.9995),
@@ -65,7 +69,8 @@ def build(s: dict, seed: int):
 
     gh.config.set_seed(seed)
     gan = gh.training.GAN(gh.models.build_generator(s["latent"], s["g_width"]),
-                          gh.models.build_discriminator(s["d_width"], s["dropout"], spectral_norm=s["sn"]),
+                          gh.models.build_discriminator(s["d_width"], s["dropout"], spectral_norm=s["sn"],
+                                                        batch_norm=s["d_bn"]),
                           seed=seed, ema_decay=s["ema"])
     d_opt, g_opt = gh.training.make_optimizers(s["lr"], s["beta_1"], d_lr=s["d_lr"], beta_2=s["beta_2"])
     if s["loss"] == "hinge":
@@ -89,7 +94,7 @@ def build(s: dict, seed: int):
 def arch_key(name: str) -> str:
     """What sets a step's cost: the networks, the batch, the loss and the average."""
     s = settings(name)
-    return "g{g_width}_d{d_width}_p{dropout}_sn{sn}_b{batch}_ema{ema}_{loss}".format(**s)
+    return "g{g_width}_d{d_width}_p{dropout}_sn{sn}_bn{d_bn}_b{batch}_ema{ema}_{loss}".format(**s)
 
 
 def throughput(name: str, steps: int = 40) -> float:

@@ -205,7 +205,7 @@ def train(args: argparse.Namespace) -> int:
         "data_mean_pixel": float(digits.x_train.mean() / 255),
     }
     if args.dataset == "mnist":
-        metrics["quality"] = _quality(gan, digits.source, fast, seed)
+        metrics["quality"] = _quality(gan, digits, fast, seed)
         q = metrics["quality"]
         g, f = q["generator"], q["real_vs_real_floor"]
         print(f"FD-MNIST {g['fd_mnist']:.2f} (real-vs-real floor {f['fd_mnist']:.2f}, N = {q['n']}); "
@@ -220,17 +220,15 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quality(gan, source: str, fast: bool, seed: int) -> dict:
+def _quality(gan, digits, fast: bool, seed: int) -> dict:
     """FD-MNIST, classifier score and coverage of the generator, next to the real-vs-real floor
     at the same N (notebook 05 explains them)."""
     import numpy as np
 
-    from . import data
     from . import metrics as m
 
     n = 500 if fast else 2000
-    net = m.load_feature_net(source, epochs=1 if fast else None)
-    digits = data.load_mnist(source, with_test=True)
+    net = m.load_feature_net(digits.source, epochs=1 if fast else None, digits=digits)
     rng = np.random.default_rng(seed)
     real_a = digits.x_test[rng.choice(len(digits.x_test), n, replace=False)]
     real_b = digits.x_train[rng.choice(len(digits.x_train), n, replace=False)]

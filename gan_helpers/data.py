@@ -84,7 +84,13 @@ def load_mnist(source: str = "auto", with_test: bool = False, seed: int = 0) -> 
         try:
             import keras
 
-            (x_tr, y_tr), (x_te, y_te) = keras.datasets.mnist.load_data()
+            was_on = keras.config.is_interactive_logging_enabled()
+            keras.config.disable_interactive_logging()   # no "Downloading data from <url>" line
+            try:
+                (x_tr, y_tr), (x_te, y_te) = keras.datasets.mnist.load_data()
+            finally:
+                if was_on:
+                    keras.config.enable_interactive_logging()
             if not with_test:
                 x_te = y_te = None
             return Digits(x_tr, y_tr, x_te, y_te, "mnist", "keras")
@@ -94,7 +100,7 @@ def load_mnist(source: str = "auto", with_test: bool = False, seed: int = 0) -> 
                     f"keras.datasets.mnist could not be loaded ({_short(exc)}). Use source='bundled' "
                     "(or source='auto') to train on the real MNIST sample that ships with "
                     "gan_helpers.") from exc
-            print(f"gan_helpers: MNIST download failed ({_short(exc)}); "
+            print(f"gan_helpers: MNIST could not be downloaded ({type(exc).__name__}); "
                   "using the bundled sample of 10,000 real MNIST digits instead.")
     x, y = load_bundled_mnist()
     if with_test:

@@ -104,14 +104,19 @@ def _as_gan_images(images) -> np.ndarray:
 
 
 def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: bool = False,
-                     seed: int = 0, verbose: bool = True) -> FeatureNet:
+                     seed: int = 0, verbose: bool = True, digits=None) -> FeatureNet:
     """The feature net for the MNIST the loader gives (``source``), trained with a fixed seed on its
-    training split and cached under ``cache_dir()`` keyed by the data source; trained only once."""
+    training split and cached under ``cache_dir()`` keyed by the data source; trained only once.
+    Pass ``digits`` (from ``load_mnist(with_test=True)``) to reuse data you have already loaded."""
     import keras
 
     from . import config, data
 
-    digits = data.load_mnist(source, with_test=True, seed=seed)
+    if digits is None:
+        digits = data.load_mnist(source, with_test=True, seed=seed)
+    elif digits.x_test is None:
+        raise ValueError("digits must come from load_mnist(with_test=True): the feature net is tested on "
+                         "the held-out split")
     epochs = epochs or (3 if digits.source == "keras" else 10)
     key = f"feature_net_v{FEATURE_NET_VERSION}_{digits.source}_{len(digits.x_train)}_e{epochs}_s{seed}"
     weights, info_file = cache_dir() / f"{key}.weights.h5", cache_dir() / f"{key}.json"

@@ -39,11 +39,12 @@ def build_generator(latent_dim: int = 64, width: int = 32, name: str = "generato
 
 
 def build_discriminator(width: int = 32, dropout: float = 0.3, spectral_norm: bool = False,
-                        name: str = "discriminator") -> keras.Model:
+                        batch_norm: bool = False, name: str = "discriminator") -> keras.Model:
     """Image → one logit (no sigmoid): two stride-2 convolutions with LeakyReLU(0.2), then dense.
 
     No batch norm: real and fake batches go through D separately, and dropout regularises instead.
-    ``spectral_norm`` wraps every layer in Keras' ``SpectralNormalization`` (Miyato et al. 2018).
+    ``spectral_norm`` wraps every layer in Keras' ``SpectralNormalization`` (Miyato et al. 2018);
+    ``batch_norm`` adds batch norm after the second convolution, as DCGAN does (not after the first).
     The logit is float32 so the losses stay exact under mixed precision.
     """
     _check_positive(width=width)
@@ -58,8 +59,10 @@ def build_discriminator(width: int = 32, dropout: float = 0.3, spectral_norm: bo
              layers.LeakyReLU(0.2)]
     if dropout:
         stack.append(layers.Dropout(dropout))
-    stack += [sn(layers.Conv2D(2 * width, 4, strides=2, padding="same")),         # 7×7
-              layers.LeakyReLU(0.2)]
+    stack.append(sn(layers.Conv2D(2 * width, 4, strides=2, padding="same")))      # 7×7
+    if batch_norm:
+        stack.append(layers.BatchNormalization())
+    stack.append(layers.LeakyReLU(0.2))
     if dropout:
         stack.append(layers.Dropout(dropout))
     stack += [layers.Flatten(), sn(layers.Dense(1, dtype="float32"))]
