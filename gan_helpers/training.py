@@ -336,6 +336,31 @@ class GAN(keras.Model):
         return json.loads((directory / "meta.json").read_text())
 
 
+STUDY_FILE = "dcgan_recipe_study.json"
+
+
+def load_recipe_study() -> dict:
+    """The measured study behind ``DCGANRecipe`` (``benchmarks/recipe_search.py`` writes it): each
+    choice trained for the same number of steps on the bundled digits, with its quality."""
+    from importlib import resources
+
+    return json.loads(resources.files("gan_helpers").joinpath("results", STUDY_FILE).read_text())
+
+
+def format_recipe_study(study: dict, names: list[str] | None = None) -> str:
+    """The study as an aligned table: FD-MNIST (and its ratio to the real-vs-real floor), confident
+    share, smallest–largest class share, precision/recall, and what the raw G scored."""
+    rows = [r for r in study["rows"] if names is None or r["name"] in names]
+    lines = [f"{'recipe':<44}{'steps':>6}{'FD-MNIST':>10}{'× floor':>8}{'confident':>10}{'classes':>13}"
+             f"{'prec/rec':>11}{'raw G FD':>10}"]
+    for r in rows:
+        raw = f"{r['raw']['fd_mnist']:10.1f}" if r.get("raw") else f"{'–':>10}"
+        lines.append(f"{r['name']:<44}{r['steps']:>6}{r['fd_mnist']:>10.1f}{r['fd_mnist'] / r['fd_floor']:>8.1f}"
+                     f"{r['confident_share']:>10.1%}{r['min_class_share']:>6.1%}–{r['max_class_share']:<6.1%}"
+                     f"{r['precision']:>6.2f}/{r['recall']:.2f}{raw}")
+    return "\n".join(lines) + (f"\n\n{study['device']}, {study['date']}; {study['data']}; {study['metrics']}.")
+
+
 def _flat_layers(model: keras.Model):
     """Every layer inside ``model``, nested models and wrappers included."""
     for layer in model.layers:

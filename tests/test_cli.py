@@ -7,6 +7,12 @@ import pytest
 from gan_helpers import cli
 
 
+def gh_recipe():
+    from gan_helpers.training import DCGANRecipe
+
+    return DCGANRecipe()
+
+
 def run(*args):
     return cli.main(["train", *args])
 
@@ -48,6 +54,10 @@ def test_fast_run_writes_everything_and_resumes(tmp_path, capsys):
     q = m["quality"]
     assert q["n"] == 500 and q["real_vs_real_floor"]["fd_mnist"] < q["generator"]["fd_mnist"]
     assert 1 <= q["generator"]["classifier_score"] <= 10 and 0 < q["feature_net"]["test_accuracy"] <= 1
+    for row in (q["generator"], q["real_vs_real_floor"]):
+        assert 0 <= row["confident_share"] <= 1 and 0 <= row["min_class_share"] <= row["max_class_share"] <= 1
+    assert q["real_vs_real_floor"]["confident_share"] > q["generator"]["confident_share"]
+    assert m["train_images"] == 1280 and m["ema"] == gh_recipe().ema_decay
 
     capsys.readouterr()
     assert run(*common, "--epochs", "3") == 0
@@ -89,3 +99,51 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_the_same_command_resumes(tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"Resuming from the checkpoint after epoch {saved}" in resumed.stdout
     assert json.loads((out / "metrics.json").read_text())["resumed_from_epoch"] == saved
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--d-dropout", "1.5"], "must be in \\[0, 1\\), got 1.5"),
+    (["--ema", "1"], "must be in \\[0, 1\\), got 1.0"),
+    (["--lr", "0"], "must be a learning rate in \\(0, 1\\], got 0.0"),
+    (["--lr", "fast"], "'fast' is not a number"),
+    (["--d-width", "0"], "must be a positive whole number, got 0"),
+])
+def test_bad_recipe_arguments_exit_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run(*args)
+    assert exc.value.code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+
+
+def _without_log_level():
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def test_tensorflow_startup_lines_are_hidden_and_other_errors_kept():
+    code = ("from gan_helpers._quiet import hide_tensorflow_startup_lines as h\n"
+            "assert h()\n"
+            "import os, sys\n"
+            "os.write(2, b'I0000 00:00:1 123 port.cc:153] oneDNN custom operations are on.\\n')\n"
+            "os.write(2, b'E0000 00:00:1 123 cuda_platform.cc:52] failed call to cuInit: UNKNOWN\\n')\n"
+            "import tensorflow as tf\n"
+            "tf.config.list_physical_devices('GPU')\n"
+            "sys.stderr.write('a real error stays\\n')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=_without_log_level())
+    assert proc.returncode == 0, proc.stderr
+    assert "a real error stays" in proc.stderr
+    assert "port.cc" not in proc.stderr and "cuInit" not in proc.stderr and "cudart_stub" not in proc.stderr
+    assert proc.stderr.count("start-up notes") <= 1
+
+
+def test_a_log_level_the_user_set_is_respected():
+    env = {**_without_log_level(), "TF_CPP_MIN_LOG_LEVEL": "0"}
+    code = ("from gan_helpers._quiet import hide_tensorflow_startup_lines as h\n"
+            "import os\n"
+            "assert not h() and os.environ['TF_CPP_MIN_LOG_LEVEL'] == '0'\n"
+            "os.write(2, b'port.cc:153] oneDNN custom operations are on\\n')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "port.cc:153] oneDNN" in proc.stderr
