@@ -152,14 +152,15 @@ class Recipe:
 
 # Keras runs ``steps_per_execution`` train steps per call of its compiled train function, and always
 # whole calls: an epoch of ``steps_per_epoch`` steps runs ceil(steps_per_epoch / steps_per_execution)
-# calls. Keras before 3.7 also unrolls those steps in one traced graph, where TensorFlow refuses more
-# than 32 ``Iterator.get_next()`` calls ("An unusually high number of ..."), and tracing grows with them.
+# calls, so it must divide the epoch. 10 already takes the per-call overhead off (Keras >= 3.7 loops in
+# the graph); Keras 3.3 to 3.6 unrolled the steps instead, and TensorFlow refuses to trace more than 32
+# ``Iterator.get_next()`` calls ("An unusually high number of ..."), as with the former 100.
 MAX_STEPS_PER_EXECUTION = 10
 
 
 def steps_per_execution_for(every: int, limit: int = MAX_STEPS_PER_EXECUTION) -> int:
-    """The largest divisor of ``every`` up to ``limit``: epochs of ``every`` steps then run exactly
-    ``every`` steps, and Keras before 3.7 traces few enough steps at once."""
+    """The largest divisor of ``every`` up to ``limit``, so that epochs of ``every`` steps run exactly
+    ``every`` steps."""
     if not isinstance(every, (int, np.integer)) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}")
     return max(d for d in range(1, min(int(every), limit) + 1) if every % d == 0)

@@ -221,8 +221,8 @@ def test_steps_per_execution_divides_every_and_stays_small():
 
 
 def test_train_toy_gan_runs_exactly_its_steps_over_several_epochs_of_the_endless_stream():
-    # notebook 03's fast watch run (epochs of 150 steps): with 100 steps per execution, Keras 3.3 to 3.6
-    # failed to trace the 100 unrolled steps, and every Keras ran 200 steps in each epoch
+    # notebook 03's fast watch run (epochs of 150 steps): with 100 steps per execution, every Keras ran
+    # 200 steps in each epoch (and Keras 3.3 to 3.6 failed to trace the 100 unrolled steps)
     z = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
     gan, rec, seconds = toy.train_toy_gan(toy.Recipe("tiny", d_steps=2), RING, 0, steps=450, every=150, z=z,
                                           batch_size=32, hidden=16, depth=1)
