@@ -150,8 +150,27 @@ class Recipe:
     minibatch_std: bool = False
 
 
-def build_toy_gan(recipe: Recipe, seed: int, latent_dim: int = 16, hidden: int = 128, depth: int = 3):
-    """MLP generator and discriminator, compiled with ``recipe`` in the shared ``GAN`` trainer."""
+# Keras runs ``steps_per_execution`` train steps per call of its compiled train function, and always
+# whole calls: an epoch of ``steps_per_epoch`` steps runs ceil(steps_per_epoch / steps_per_execution)
+# calls, so it must divide the epoch. 10 already takes the per-call overhead off (Keras >= 3.7 loops in
+# the graph); Keras 3.3 to 3.6 unrolled the steps instead, and TensorFlow refuses to trace more than 32
+# ``Iterator.get_next()`` calls ("An unusually high number of ..."), as with the former 100.
+MAX_STEPS_PER_EXECUTION = 10
+
+
+def steps_per_execution_for(every: int, limit: int = MAX_STEPS_PER_EXECUTION) -> int:
+    """The largest divisor of ``every`` up to ``limit``, so that epochs of ``every`` steps run exactly
+    ``every`` steps."""
+    if not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    return max(d for d in range(1, min(int(every), limit) + 1) if every % d == 0)
+
+
+def build_toy_gan(recipe: Recipe, seed: int, latent_dim: int = 16, hidden: int = 128, depth: int = 3,
+                  steps_per_execution: int = 1):
+    """MLP generator and discriminator, compiled with ``recipe`` in the shared ``GAN`` trainer.
+    ``fit`` epochs should be a multiple of ``steps_per_execution`` steps long (see
+    ``steps_per_execution_for``)."""
     from . import config, models, training
 
     config.set_seed(seed)
@@ -161,7 +180,7 @@ def build_toy_gan(recipe: Recipe, seed: int, latent_dim: int = 16, hidden: int =
     gan.compile(*training.make_optimizers(recipe.g_lr, recipe.beta_1, d_lr=recipe.d_lr,
                                           beta_2=recipe.beta_2),
                 d_loss_fn=recipe.d_loss, g_loss_fn=recipe.g_loss, d_steps=recipe.d_steps,
-                gp_weight=recipe.gp_weight, steps_per_execution=100)
+                gp_weight=recipe.gp_weight, steps_per_execution=steps_per_execution)
     return gan
 
 
@@ -175,7 +194,8 @@ def train_toy_gan(recipe: Recipe, dataset: ToyDataset, seed: int, steps: int, ev
 
     if steps < every or steps % every:
         raise ValueError(f"steps ({steps}) must be a positive multiple of every ({every})")
-    gan = build_toy_gan(recipe, seed, latent_dim=z.shape[1], **model_kwargs)
+    gan = build_toy_gan(recipe, seed, latent_dim=z.shape[1],
+                        steps_per_execution=steps_per_execution_for(every), **model_kwargs)
     recorder = ToyRecorder(dataset, z, snapshots=snapshots)
     start = time.perf_counter()
     gan.fit(make_toy_dataset(dataset, batch_size, seed=seed), epochs=steps // every,

@@ -213,6 +213,24 @@ def test_recorder_grid_and_animation(tmp_path):
         plots.landscape_grid([], real)
 
 
+def test_steps_per_execution_divides_every_and_stays_small():
+    assert [toy.steps_per_execution_for(n) for n in (150, 400, 12, 7, 13, 1)] == [10, 10, 6, 7, 1, 1]
+    assert toy.MAX_STEPS_PER_EXECUTION <= 32      # TensorFlow's limit on get_next() calls in one trace
+    with pytest.raises(ValueError, match="every"):
+        toy.steps_per_execution_for(0)
+
+
+def test_train_toy_gan_runs_exactly_its_steps_over_several_epochs_of_the_endless_stream():
+    # notebook 03's fast watch run (epochs of 150 steps): with 100 steps per execution, every Keras ran
+    # 200 steps in each epoch (and Keras 3.3 to 3.6 failed to trace the 100 unrolled steps)
+    z = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+    gan, rec, seconds = toy.train_toy_gan(toy.Recipe("tiny", d_steps=2), RING, 0, steps=450, every=150, z=z,
+                                          batch_size=32, hidden=16, depth=1)
+    assert gan.steps_per_execution == 10 and seconds > 0
+    assert rec.steps == [0, 150, 300, 450] and len(rec.coverage) == 4
+    assert gan.g_optimizer.iterations.numpy() == 450 and gan.d_optimizer.iterations.numpy() == 900
+
+
 def test_nearest_mode_index_and_distance():
     x = np.array([[2.0, 0.0], [0.0, 2.5], [0.1, 0.0]])
     index, dist = RING.nearest_mode(x)
