@@ -178,6 +178,8 @@ def export(results: Path, rates_file: Path, target: Path) -> None:
 
     rates = json.loads(rates_file.read_text()) if rates_file.exists() else {}
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    order = list(VARIANTS)
+    rows.sort(key=lambda r: (order.index(r["name"]) if r["name"] in order else len(order), r["seed"]))
     for row in rows:
         row["cpu_steps_per_s"] = rates.get(arch_key(row["name"])) if row["name"] in VARIANTS else None
     target.parent.mkdir(parents=True, exist_ok=True)

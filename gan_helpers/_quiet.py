@@ -19,7 +19,8 @@ HARMLESS = re.compile(
     r"absl::InitializeLog|cudart_stub\.cc|cuda_platform\.cc.*cuInit|cuda_executor\.cc|"
     r"cpu_feature_guard\.cc|port\.cc:\d+\] oneDNN custom operations|To enable the following instructions|"
     r"rebuild TensorFlow with the appropriate|remapper failed: INVALID_ARGUMENT: Mutation::Apply error|"
-    r"computation placer already registered|Unable to register cu(DNN|FFT|BLAS) factory")
+    r"computation placer already registered|Unable to register cu(DNN|FFT|BLAS) factory|"
+    r"oneDNN supports DT_INT32 only on platforms with AVX-512")
 NOTE = (f"gan_helpers: TensorFlow's start-up notes (oneDNN, CUDA probing) are hidden; they are harmless. "
         f"Set {LOG_ENV}=0 to see them.\n")
 

@@ -126,8 +126,10 @@ def train(args: argparse.Namespace) -> int:
     recipe = training.DCGANRecipe().replace(
         latent_dim=args.latent_dim, g_width=args.width, d_width=args.d_width, d_dropout=args.d_dropout,
         ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size)
-    epochs = args.epochs or (FAST_EPOCHS if fast else
-                             training.default_epochs(len(x), args.batch_size, recipe.steps))
+    epochs = args.epochs or FAST_EPOCHS
+    if not (args.epochs or fast):   # the recipe's step budget, whatever the data set's size
+        epochs, steps_per_epoch = training.schedule(len(x), args.batch_size, recipe.steps)
+    partial_epochs = steps_per_epoch < len(x) // args.batch_size
 
     run_config = {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
                   "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
@@ -164,12 +166,15 @@ def train(args: argparse.Namespace) -> int:
     timer = callbacks.EpochTimer(args.batch_size)
     ckpt = callbacks.GANCheckpoint(ckpt_dir, meta=run_config, history=losses)
     ds = data.make_dataset(x, args.batch_size, seed=seed)
+    if partial_epochs:
+        ds = ds.repeat()
     print(f"Training {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
           f"from epoch {initial_epoch}.")
     t0 = time.perf_counter()
     try:
         if initial_epoch < epochs:
             gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, verbose=2 if args.quiet else 1,
+                    steps_per_epoch=steps_per_epoch if partial_epochs else None,
                     callbacks=[grid, losses, timer, ckpt])
     except KeyboardInterrupt:
         done = ckpt.last_epoch or initial_epoch

@@ -43,6 +43,16 @@ MUTATIONS = {
          "np.testing.assert_allclose(sigma_max, 0.5, atol=0.02)"),                                   # (7)
         ("np.sqrt(h.var(0) + 1e-8).mean()", "np.sqrt(h.var(1) + 1e-8).mean()"),                      # (8)
     ],
+    "04_dcgan_mnist.ipynb": [
+        ("betas = np.array([min(RECIPE.ema_decay, (1 + t) / (10 + t))",
+         "betas = np.array([min(RECIPE.ema_decay, (1 + t) / (2 + t))"),                              # (5)
+        ("shares = [(1 - betas[t]) * np.prod(betas[t + 1:])",
+         "shares = [(1 - betas[t]) * np.prod(betas[t:])"),                                           # (4)
+        ("np.testing.assert_allclose(float(gh.losses.generator_loss_nonsaturating(l_f)),\n"
+         "                           -np.mean(np.log(sig(l_f)))",
+         "np.testing.assert_allclose(float(gh.losses.generator_loss_nonsaturating(l_f)),\n"
+         "                           np.mean(np.log(1 - sig(l_f)))"),                                # (3)
+    ],
     "08_adversarial_examples.ipynb": [
         ("2 * np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)",
          "np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)"),                          # ε on [−1, 1] is 2ε

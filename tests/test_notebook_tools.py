@@ -113,7 +113,9 @@ def test_only_tensorflow_startup_noise_is_stripped_from_saved_outputs():
         nbformat.v4.new_output("stream", name="stderr", text=(
             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
             "I0000 00:00:1.0 123 cudart_stub.cc:31] Could not find cuda drivers on your machine\n"
-            "I0000 00:00:1.0 123 port.cc:153] oneDNN custom operations are on. You may see slightly\n")),
+            "I0000 00:00:1.0 123 port.cc:153] oneDNN custom operations are on. You may see slightly\n"
+            "E0000 00:00:1.0 123 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT: Mutation::Apply "
+            "error: fanout 'x' exist for missing node 'y'.\n")),
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something real\n"),
         nbformat.v4.new_output("stream", name="stdout", text="cudart_stub.cc in stdout stays\n"),
     ]

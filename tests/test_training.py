@@ -232,3 +232,10 @@ def test_recipe_builds_the_documented_gan_and_refuses_unknown_settings():
     assert float(gan.g_optimizer.learning_rate) == pytest.approx(r.lr)
     with pytest.raises(ValueError, match="unknown recipe settings"):
         r.replace(widht=3)
+
+
+def test_schedule_gives_the_same_step_budget_on_any_data_size():
+    assert training.schedule(8000, 64, 3000) == (24, 125)          # whole passes: 24 × 125
+    assert training.schedule(60000, 64, 3000) == (4, 750)          # full MNIST: 4 × 750, not 4 × 937
+    epochs, per_epoch = training.schedule(1000, 64, 3000)
+    assert per_epoch == 15 and epochs * per_epoch >= 3000
