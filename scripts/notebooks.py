@@ -141,6 +141,8 @@ def synced(nb, paths: list[Path], i: int, titles: list[str], url: str):
     setup[0].execution_count = None
     for cell in body:  # execution timestamps from nbclient are noise in a diff
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code" and {"check", "solution"} & set(tags(cell)):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True   # collapsed, still run
     nav = nav_source(paths, i, titles, url)
     nb.cells = [nav_cell(nav, "nav-top"), *body, nav_cell(nav, "nav-bottom")]
     return nb

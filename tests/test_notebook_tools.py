@@ -161,3 +161,16 @@ def test_only_tensorflow_startup_noise_is_stripped_from_saved_outputs():
     nbtools.strip_startup_noise(nb)
     assert [o.text for o in nb.cells[0].outputs] == ["UserWarning: something real\n",
                                                      "cudart_stub.cc in stdout stays\n"]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_check_and_solution_cells_are_collapsed_and_introduced(path):
+    """CONTRIBUTING.md: outcome checks and solutions stay out of the reader's way, but each check is
+    introduced by prose that says what it guards."""
+    cells = nbformat.read(path, as_version=4).cells
+    for i, cell in enumerate(cells):
+        kinds = {"check", "solution"} & set(cell.metadata.get("tags", []))
+        if cell.cell_type == "code" and kinds:
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, (i, kinds)
+        if "check" in kinds:
+            assert cells[i - 1].cell_type == "markdown", f"check cell {i} has no sentence before it"
