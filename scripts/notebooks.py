@@ -143,9 +143,27 @@ def synced(nb, paths: list[Path], i: int, titles: list[str], url: str):
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code" and {"check", "solution"} & set(tags(cell)):
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True   # collapsed, still run
+    show_hints(body)
     nav = nav_source(paths, i, titles, url)
     nb.cells = [nav_cell(nav, "nav-top"), *body, nav_cell(nav, "nav-bottom")]
     return nb
+
+
+HINT_PREFIX = "*Hint:* "
+
+
+def show_hints(cells: list) -> None:
+    """Copy each solution cell's ``hint`` (the student copy's stub message) into the exercise text above
+    it, as a last line starting with ``*Hint:*``, so the hint is visible in the notebook too."""
+    for k, cell in enumerate(cells):
+        hint = cell.metadata.get("hint")
+        if "solution" not in tags(cell) or not hint:
+            continue
+        prose = next((c for c in reversed(cells[:k]) if c.cell_type == "markdown"), None)
+        if prose is None:
+            raise SystemExit("a solution cell has no exercise text above it")
+        lines = [ln for ln in prose.source.rstrip().splitlines() if not ln.startswith(HINT_PREFIX)]
+        prose.source = "\n".join(lines).rstrip() + f"\n\n{HINT_PREFIX}{hint}"
 
 
 def index_table(paths: list[Path], notebooks: list) -> str:
@@ -183,6 +201,7 @@ def cmd_sync(check: bool) -> int:
             stale.append(path.name)
             if not check:
                 nbformat.write(new, path)
+        notebooks[i] = new            # the index describes the notebooks as synced
     readme = README.read_text()
     if INDEX_START not in readme or INDEX_END not in readme:
         raise SystemExit(f"README.md lacks the markers {INDEX_START} … {INDEX_END}")

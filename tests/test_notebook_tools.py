@@ -174,3 +174,12 @@ def test_check_and_solution_cells_are_collapsed_and_introduced(path):
             assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, (i, kinds)
         if "check" in kinds:
             assert cells[i - 1].cell_type == "markdown", f"check cell {i} has no sentence before it"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_every_hint_is_visible_in_the_exercise_text(path):
+    cells = nbformat.read(path, as_version=4).cells
+    for k, cell in enumerate(cells):
+        if "solution" in cell.metadata.get("tags", []) and cell.metadata.get("hint"):
+            prose = next(c for c in reversed(cells[:k]) if c.cell_type == "markdown")
+            assert nbtools.HINT_PREFIX + cell.metadata["hint"] in prose.source, (k, cell.metadata["hint"])
