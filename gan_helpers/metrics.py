@@ -126,7 +126,7 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
         model.load_weights(weights)
         info = json.loads(info_file.read_text())
         if verbose:
-            print(f"feature net: loaded {_shown(weights)} (test accuracy {info['test_accuracy']:.2%})")
+            print(f"feature net: loaded from the cache (test accuracy {info['test_accuracy']:.2%})")
         return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
 
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
