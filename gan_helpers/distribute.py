@@ -61,6 +61,17 @@ def replica_rows(draw, local_batch):
     return rows[start:start + local_batch]
 
 
+def logs_for_keras(logs: dict) -> dict:
+    """``train_step``'s logs as Keras' ``fit`` can reduce them. With several workers, Keras 3 reduces
+    each log with ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar (tensorflow/tensorflow
+    issue 72388), so there each value goes out as shape [1]; it comes back a scalar."""
+    tf = _tf()
+    strategy = tf.distribute.get_strategy()
+    multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                    and getattr(strategy.extended, "_in_multi_worker_mode", lambda: True)())
+    return {k: tf.reshape(v, [1]) for k, v in logs.items()} if multi_worker else logs
+
+
 # ----------------------------------------------------------------------------- set-up
 def build_optimizers(strategy, pairs) -> None:
     """Check that each optimizer of ``pairs`` ((optimizer, network), …) was made in ``strategy``'s
@@ -167,6 +178,31 @@ def make_strategy(name: str, cpu_replicas: int | None = None):
     if cpu_replicas is not None and cpu_replicas > 1:
         return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
     return tf.distribute.MirroredStrategy()
+
+
+def describe(strategy, cluster: dict | None, batch_size: int) -> str:
+    """One line: the strategy, its replicas and how the global batch splits over them."""
+    n = strategy.num_replicas_in_sync
+    name = type(strategy).__name__
+    if name == "_DefaultDistributionStrategy":
+        return f"one device (batch {batch_size})"
+    where = ""
+    if cluster:
+        task = cluster["task"]
+        where = (f"; this is {task['type']} {task.get('index', 0)} "
+                 f"({'chief: writes the outputs' if is_chief(cluster) else 'writes to a temporary folder'})")
+    return f"{name}, {n} replicas, global batch {batch_size} = {n} × {batch_size // n}{where}"
+
+
+def for_workers(dataset, cluster: dict | None):
+    """``dataset`` unchanged, or for several workers, sharded by element: in-memory data has no
+    files to split, which TensorFlow's default (file) sharding would otherwise warn about."""
+    if not cluster:
+        return dataset
+    tf = _tf()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def check_batch(batch_size: int, replicas: int) -> None:

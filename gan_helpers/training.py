@@ -267,7 +267,7 @@ class GAN(keras.Model):
         for tracker, value in zip((self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
                                    self.d_fake_tracker), reported):
             tracker.update_state(value)
-        return {m.name: m.result() for m in self.metrics}
+        return _distribute.logs_for_keras({m.name: m.result() for m in self.metrics})
 
     # ----------------------------------------------------------------- sampling and saving
     def generate(self, n: int, seed: int | None = None, batch_size: int = 256) -> np.ndarray:

@@ -28,7 +28,8 @@ def mirrored() -> tf.distribute.MirroredStrategy:
     """One MirroredStrategy over the 2 logical CPUs for the whole process (a second one would
     reuse the first one's collective-op keys)."""
     if not _MIRRORED:
-        _MIRRORED.append(tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")]))
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        _MIRRORED.append(tf.distribute.MirroredStrategy(cpus))
     return _MIRRORED[0]
 
 
