@@ -221,13 +221,13 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
         "wall_time_s": round(train_seconds, 2),
         "images_per_second": round(timer.images_per_second(), 1) if timer.seconds else None,
         "device": config.device_description(), "versions": config.versions(),
-        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+        "strategy": distribute.kind_of(strategy), "replicas": strategy.num_replicas_in_sync,
         "sample_mean_pixel": float(data.from_gan_range(samples).mean() / 255),
         "data_mean_pixel": float(digits.x_train.mean() / 255),
     }
     if strategy.num_replicas_in_sync > 1 or cluster:  # equal on every worker when they are in sync
         print(f"Weights digest (G, D, average): "
-              f"{distribute.weights_digest(gan.generator, gan.discriminator, callbacks.sampler_of(gan))}")
+              f"{distribute.weights_digest(gan.generator, gan.discriminator, gan.sampler)}")
     if args.dataset == "mnist" and distribute.is_chief(cluster):
         metrics["quality"] = _quality(gan, digits, fast, seed)
         q = metrics["quality"]

@@ -180,12 +180,21 @@ def make_strategy(name: str, cpu_replicas: int | None = None):
     return tf.distribute.MirroredStrategy()
 
 
+def kind_of(strategy) -> str:
+    """The CLI's name for a strategy object: ``one``, ``mirrored`` or ``multiworker``."""
+    tf = _tf()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multiworker"
+    return "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else "one"
+
+
 def describe(strategy, cluster: dict | None, batch_size: int) -> str:
     """One line: the strategy, its replicas and how the global batch splits over them."""
     n = strategy.num_replicas_in_sync
-    name = type(strategy).__name__
-    if name == "_DefaultDistributionStrategy":
+    kind = kind_of(strategy)
+    if kind == "one":
         return f"one device (batch {batch_size})"
+    name = {"mirrored": "MirroredStrategy", "multiworker": "MultiWorkerMirroredStrategy"}[kind]
     where = ""
     if cluster:
         task = cluster["task"]
@@ -230,15 +239,16 @@ def remove_worker_dir(path: Path, out: Path) -> None:
 
 
 def weights_digest(*models) -> str:
-    """A short SHA-256 of the models' weights (in order): workers in sync print the same digest."""
+    """A short SHA-256 of the models' trainable weights: workers in sync print the same digest.
+    Batch-norm moving statistics are left out: each replica keeps its own (notebook 09)."""
     import hashlib
 
     import numpy as np
 
     h = hashlib.sha256()
     for model in models:
-        for w in model.get_weights():
-            h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
+        for w in model.trainable_variables:
+            h.update(np.ascontiguousarray(np.asarray(w.numpy()), dtype=np.float32).tobytes())
     return h.hexdigest()[:16]
 
 

@@ -119,7 +119,7 @@ def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
     m = json.loads((out / "metrics.json").read_text())
-    assert m["strategy"] == "MultiWorkerMirroredStrategy" and m["replicas"] == 2
+    assert m["strategy"] == "multiworker" and m["replicas"] == 2
     assert m["epochs"] == 2 and m["steps"] == 40 and "quality" in m
     assert "this is worker 1 (writes to a temporary folder)" in worker.stdout
     assert not list(out.glob(distribute.WORKER_TEMP_PREFIX + "*"))  # the worker's folder is gone
