@@ -460,3 +460,24 @@ def check_broken_by_any(fn: Callable) -> bool:
         raise ExerciseFailed(f"for 1000 examples and 3 attacks the robust accuracy is {want:.4f}, yours is "
                              f"{got:.4f}; does it work for any number of attacks?")
     return _passed("robust accuracy (broken by any attack)")
+
+
+def check_replica_loss(fn: Callable) -> bool:
+    """``fn(per_example, global_batch)`` (one replica's per-example losses) must return that replica's
+    share of the global-batch mean, sum(per_example) / global_batch (``tf.nn.compute_average_loss``),
+    so that the replicas' shares add up to the mean over the whole batch (notebook 09)."""
+    rng = np.random.default_rng(9)
+    for replicas in (2, 4):
+        losses = rng.random(16).astype("float32") + 0.5
+        parts = np.split(losses, replicas)
+        got = sum(_value(_call(fn, part, len(losses))) for part in parts)
+        want = float(losses.mean())
+        if not np.isclose(got, want, rtol=1e-5):
+            ratio = got / want
+            hint = (f"that is {ratio:.0f}× the mean: each replica divided by its own batch of "
+                    f"{len(parts[0])}, not by the global batch of {len(losses)}."
+                    if np.isclose(ratio, replicas, rtol=1e-4) else
+                    "divide the sum of this replica's losses by the global batch size.")
+            raise ExerciseFailed(f"with {replicas} replicas of {len(parts[0])} examples the shares should "
+                                 f"add up to the global mean {want:.4f}; yours add up to {got:.4f}; {hint}")
+    return _passed("per-replica loss scaling")

@@ -193,3 +193,13 @@ def test_chief_is_worker_0_unless_the_cluster_names_a_chief():
     out = Path("/tmp/run")
     assert distribute.write_dir(out, cfg(workers, "worker", 0)) == out
     assert distribute.write_dir(out, cfg(workers, "worker", 1)) == out / "workertemp_1"
+
+
+def test_replica_loss_exercise_accepts_the_global_scaling_and_names_the_local_mean():
+    from gan_helpers import exercises
+
+    assert exercises.check_replica_loss(lambda losses, global_batch: np.sum(losses) / global_batch)
+    with pytest.raises(exercises.ExerciseFailed, match="each replica divided by its own batch of 8"):
+        exercises.check_replica_loss(lambda losses, global_batch: np.mean(losses))
+    with pytest.raises(exercises.ExerciseFailed, match="divide the sum"):
+        exercises.check_replica_loss(lambda losses, global_batch: np.sum(losses))
