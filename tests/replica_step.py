@@ -58,6 +58,7 @@ def maker(loss: str, optimizer: str, batch_norm: str | None = None):
 
 
 def compare(loss: str, optimizer: str, batch_norm: str | None = None) -> dict:
+    keras.utils.set_random_seed(0)  # the same initial weights in every run
     images = np.random.default_rng(0).normal(size=(BATCH, 2)).astype("float32")
     build = maker(loss, optimizer, batch_norm)
     init = distribute.network_weights(build())

@@ -55,7 +55,7 @@ def test_the_equality_fails_without_the_per_replica_scaling(unscaled, case):
     """The mutation: each replica's gradient of its own batch mean, summed, is 2× too large. SGD
     steps twice as far; even Adam, nearly blind to a constant gradient scale, moves measurably."""
     r = unscaled[case]
-    assert r["replicas"] == 2 and r["weights"] > 100 * TOL, r
+    assert r["replicas"] == 2 and r["weights"] > (10 if case == "bce_adam" else 100) * TOL, r
 
 
 def test_per_replica_batch_norm_breaks_the_equality_and_sync_bn_restores_it(scaled):
