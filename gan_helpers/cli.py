@@ -158,6 +158,12 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
             return _fail(f"the checkpoint in {ckpt_dir} was made with other settings ({shown}). "
                          "Use the same settings to resume, --restart to discard it, or another --out.")
         initial_epoch = int(meta["epoch"])
+    if cluster:  # every worker must start from the same epoch, or the collectives never match up
+        starts = distribute.values_on_replicas(strategy, initial_epoch)
+        if len(set(starts)) > 1:
+            return _fail(f"the workers would start from different epochs ({', '.join(map(str, starts))}): "
+                         f"every worker must see the chief's checkpoint in {ckpt_dir} (a shared folder) "
+                         "or all must use --restart.")
     out.mkdir(parents=True, exist_ok=True)
     out = write_to  # from here on, this process's folder
     out.mkdir(parents=True, exist_ok=True)

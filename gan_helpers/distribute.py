@@ -214,6 +214,19 @@ def for_workers(dataset, cluster: dict | None):
     return dataset.with_options(options)
 
 
+def values_on_replicas(strategy, value: int) -> list[int]:
+    """``value`` as every replica (on every worker) has it, gathered with a collective: the workers
+    use it to check that they agree before training (for example on the epoch they resume from)."""
+    tf = _tf()
+
+    @tf.function
+    def gather():
+        local = strategy.run(lambda: tf.reshape(tf.constant(value, tf.int64), [1]))
+        return strategy.gather(local, axis=0)
+
+    return [int(v) for v in gather().numpy()]
+
+
 def check_batch(batch_size: int, replicas: int) -> None:
     """The global batch must split evenly over the replicas; ``ValueError`` otherwise."""
     if batch_size % replicas:

@@ -82,14 +82,17 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _run_workers(out: Path, *extra: str, timeout: int = 540) -> list[subprocess.CompletedProcess]:
+def _run_workers(out: Path, *extra: str, timeout: int = 540, status: int = 0,
+                 only_worker_1: tuple[str, ...] = ()) -> list[subprocess.CompletedProcess]:
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []
     for index in range(2):
+        extra_here = extra + (only_worker_1 if index == 1 else ())
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
                                                      "task": {"type": "worker", "index": index}}))
         cmd = [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled", "--out",
-               str(out), "--width", "8", "--d-width", "16", "--quiet", "--strategy", "multiworker", *extra]
+               str(out), "--width", "8", "--d-width", "16", "--quiet", "--strategy", "multiworker",
+               *extra_here]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env=env))
     results = []
@@ -103,7 +106,7 @@ def _run_workers(out: Path, *extra: str, timeout: int = 540) -> list[subprocess.
                 p.kill()
                 p.communicate()
     for r in results:
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+        assert r.returncode == status, r.stdout[-2000:] + r.stderr[-3000:]
     return results
 
 
@@ -133,6 +136,12 @@ def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(
     assert m["resumed_from_epoch"] == 2 and m["epochs"] == 3
     assert len(json.loads((out / "checkpoint" / "history.json").read_text())["g_loss"]) == 60
     assert not list(out.glob(distribute.WORKER_TEMP_PREFIX + "*"))
+
+    # a worker that would start elsewhere (here: --restart on worker 1 only) stops both, in one line
+    for r in _run_workers(out, "--epochs", "4", status=2, only_worker_1=("--restart",)):
+        assert "the workers would start from different epochs (3, 0)" in r.stderr, r.stderr[-2000:]
+        assert "Traceback" not in r.stderr
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 3   # nothing was overwritten
 
 
 # ----------------------------------------------------------------------------- CLI errors
