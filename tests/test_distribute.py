@@ -212,3 +212,26 @@ def test_replica_loss_exercise_accepts_the_global_scaling_and_names_the_local_me
         exercises.check_replica_loss(lambda losses, global_batch: np.mean(losses))
     with pytest.raises(exercises.ExerciseFailed, match="divide the sum"):
         exercises.check_replica_loss(lambda losses, global_batch: np.sum(losses))
+
+
+def test_replica_rows_exercise_refuses_shared_and_misplaced_rows():
+    from gan_helpers import exercises
+
+    assert exercises.check_replica_rows(lambda rows, r, n: rows[r * len(rows) // n:(r + 1) * len(rows) // n])
+    with pytest.raises(exercises.ExerciseFailed, match="every replica got the same rows"):
+        exercises.check_replica_rows(lambda rows, r, n: rows[:len(rows) // n])
+    with pytest.raises(exercises.ExerciseFailed, match="in replica order"):
+        exercises.check_replica_rows(lambda rows, r, n: rows[r::n])
+
+
+def test_synced_moments_exercise_names_the_average_of_local_variances():
+    from gan_helpers import exercises
+
+    def right(parts):
+        n = sum(len(p) for p in parts)
+        mean = sum(p.sum(0) for p in parts) / n
+        return mean, sum((p ** 2).sum(0) for p in parts) / n - mean ** 2
+
+    assert exercises.check_synced_moments(right)
+    with pytest.raises(exercises.ExerciseFailed, match="average of the replicas' own variances"):
+        exercises.check_synced_moments(lambda parts: (right(parts)[0], np.mean([p.var(0) for p in parts], 0)))
