@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true",
                    help="ignore an existing checkpoint in --out and start again")
     t.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    t.add_argument("--strategy", choices=("auto", "one", "mirrored", "multiworker"), default="auto",
+                   help="tf.distribute strategy: auto (mirrored when more than one GPU is visible, else "
+                        "one device), one, mirrored (all GPUs, or the --cpu-replicas logical CPUs), "
+                        "multiworker (several processes or machines described by TF_CONFIG; the first "
+                        "worker writes the outputs) (default: auto)")
+    t.add_argument("--cpu-replicas", type=_positive_int, default=None, metavar="N",
+                   help="split the CPU into N logical devices and train on them with mirrored "
+                        "(data parallelism on a laptop; no speed-up, the point is to try it)")
     return parser
 
 
@@ -90,6 +98,27 @@ def train(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         return _fail(f"--out {out} is a file; give a folder (it is created if missing).")
+    from . import distribute
+
+    try:  # before anything starts TensorFlow's runtime: logical CPUs can only be set up before
+        cluster = distribute.tf_config() if args.strategy == "multiworker" else None
+        strategy = distribute.make_strategy(args.strategy, args.cpu_replicas)
+        distribute.check_batch(args.batch_size, strategy.num_replicas_in_sync)
+    except (ValueError, RuntimeError) as exc:
+        return _fail(str(exc))
+    write_to = distribute.write_dir(out, cluster)
+    try:
+        return _train(args, strategy, cluster, write_to)
+    finally:  # a non-chief worker's outputs are temporary (TensorFlow's multi-worker guide)
+        distribute.remove_worker_dir(write_to, out)
+
+
+def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: Path) -> int:
+    """The training run itself, under ``strategy``; checkpoints are read from ``args.out`` (the
+    chief's) and everything is written to ``write_to`` (``args.out`` except on other workers)."""
+    from . import distribute
+
+    out: Path = args.out
     fast = args.fast or config.is_fast()
 
     import numpy as np
@@ -129,11 +158,21 @@ def train(args: argparse.Namespace) -> int:
             return _fail(f"the checkpoint in {ckpt_dir} was made with other settings ({shown}). "
                          "Use the same settings to resume, --restart to discard it, or another --out.")
         initial_epoch = int(meta["epoch"])
+    if cluster:  # every worker must start from the same epoch, or the collectives never match up
+        starts = distribute.values_on_replicas(strategy, initial_epoch)
+        if len(set(starts)) > 1:
+            return _fail(f"the workers would start from different epochs ({', '.join(map(str, starts))}): "
+                         f"every worker must see the chief's checkpoint in {ckpt_dir} (a shared folder) "
+                         "or all must use --restart.")
+    out.mkdir(parents=True, exist_ok=True)
+    out = write_to  # from here on, this process's folder
     out.mkdir(parents=True, exist_ok=True)
 
     print(digits.describe() + (f"; fast mode uses the first {len(x)}" if fast else ""))
     print(f"Device: {config.device_description()}")
-    gan = recipe.build(seed=seed, g_loss_fn=args.loss)
+    print(f"Strategy: {distribute.describe(strategy, cluster, args.batch_size)}")
+    with strategy.scope():  # networks and both optimizers: their variables are mirrored
+        gan = recipe.build(seed=seed, g_loss_fn=args.loss)
     if initial_epoch:
         gan.load_state(ckpt_dir)
         hist_file = ckpt_dir / "history.json"
@@ -146,8 +185,8 @@ def train(args: argparse.Namespace) -> int:
     losses = callbacks.LossHistory()
     losses.history = history
     timer = callbacks.EpochTimer(args.batch_size)
-    ckpt = callbacks.GANCheckpoint(ckpt_dir, meta=run_config, history=losses)
-    ds = data.make_dataset(x, args.batch_size, seed=seed)
+    ckpt = callbacks.GANCheckpoint(out / "checkpoint", meta=run_config, history=losses)
+    ds = distribute.for_workers(data.make_dataset(x, args.batch_size, seed=seed), cluster)
     if partial_epochs:
         ds = ds.repeat()
     print(f"Training {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
@@ -191,10 +230,14 @@ def train(args: argparse.Namespace) -> int:
         "wall_time_s": round(train_seconds, 2),
         "images_per_second": round(timer.images_per_second(), 1) if timer.seconds else None,
         "device": config.device_description(), "versions": config.versions(),
+        "strategy": distribute.kind_of(strategy), "replicas": strategy.num_replicas_in_sync,
         "sample_mean_pixel": float(data.from_gan_range(samples).mean() / 255),
         "data_mean_pixel": float(digits.x_train.mean() / 255),
     }
-    if args.dataset == "mnist":
+    if strategy.num_replicas_in_sync > 1 or cluster:  # equal on every worker when they are in sync
+        print(f"Weights digest (G, D, average): "
+              f"{distribute.weights_digest(gan.generator, gan.discriminator, gan.sampler)}")
+    if args.dataset == "mnist" and distribute.is_chief(cluster):
         metrics["quality"] = _quality(gan, digits, fast, seed)
         q = metrics["quality"]
         g, f = q["generator"], q["real_vs_real_floor"]
@@ -205,6 +248,10 @@ def train(args: argparse.Namespace) -> int:
               f"{g['classes_present']}/10 classes; classifier score {g['classifier_score']:.2f} "
               f"(floor {f['classifier_score']:.2f})")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if not distribute.is_chief(cluster):
+        print(f"Done in {train_seconds:.0f} s. This worker's outputs in {out} are removed; the chief "
+              f"writes {args.out}.")
+        return 0
     print(f"Done in {train_seconds:.0f} s on {metrics['device']}. Wrote:")
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         print(f"  {out / name}")

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import distribute as _distribute
 from . import losses as _losses
 
 STATE_FILES = ("state.npz", "meta.json")
@@ -108,6 +109,9 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        # The networks are built from their inputs. Said here, so that under a tf.distribute strategy
+        # Keras does not try to build the GAN by calling it (on images, which are not noise).
+        self.built = True
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer,
                 g_optimizer: keras.optimizers.Optimizer,
@@ -129,6 +133,8 @@ class GAN(keras.Model):
         if not gp_weight >= 0:
             raise ValueError(f"gp_weight must be ≥ 0 (0 turns the penalty off, WGAN-GP uses 10), "
                              f"got {gp_weight!r}")
+        _distribute.build_optimizers(self.distribute_strategy, ((d_optimizer, self.discriminator),
+                                                                (g_optimizer, self.generator)))
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         self.d_loss_fn = _losses.get_discriminator_loss(d_loss_fn)
@@ -193,13 +199,16 @@ class GAN(keras.Model):
                 bn.momentum = m
 
     def sample_noise(self, batch_size):
-        """Standard normal z, drawn from the model's seed generator."""
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        """Standard normal z, drawn from the model's seed generator. Under a strategy each replica
+        takes its own rows of one global draw (``distribute.replica_rows``): no shared noise."""
+        return _distribute.replica_rows(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size)
 
     def gradient_penalty(self, real, fake):
         """WGAN-GP's E[(‖∇D(x̂)‖₂ − 1)²] at x̂ = αx + (1 − α)G(z), one α ~ U(0, 1) per sample."""
         shape = [tf.shape(real)[0]] + [1] * (len(real.shape) - 1)
-        alpha = keras.random.uniform(shape, seed=self.seed_generator)
+        alpha = _distribute.replica_rows(
+            lambda n: keras.random.uniform([n] + shape[1:], seed=self.seed_generator), shape[0])
         mixed = alpha * real + (1.0 - alpha) * tf.cast(fake, real.dtype)
         with tf.GradientTape() as tape:
             tape.watch(mixed)
@@ -218,7 +227,8 @@ class GAN(keras.Model):
             d_loss = self.d_loss_fn(real_logits, fake_logits)
             if self.gp_weight > 0:
                 d_loss = d_loss + self.gp_weight * self.gradient_penalty(real, fake)
-            scaled = self.d_optimizer.scale_loss(d_loss)  # no-op unless mixed precision
+            # per-replica mean → share of the global-batch mean; loss scaling only in mixed precision
+            scaled = self.d_optimizer.scale_loss(_distribute.scale_to_global_batch(d_loss))
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
         return d_loss, real_logits, fake_logits
@@ -242,7 +252,7 @@ class GAN(keras.Model):
                 # 2. Generator: with D fixed, make fresh fakes that D scores as real.
                 fake = self.generator(self.sample_noise(batch_size), training=True)
             g_loss = self.g_loss_fn(self.discriminator(fake, training=True))
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            scaled = self.g_optimizer.scale_loss(_distribute.scale_to_global_batch(g_loss))
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
         if self.ema_generator is not None:
@@ -250,11 +260,14 @@ class GAN(keras.Model):
 
         # d_real, d_fake: mean D as a probability, or the raw critic score for a Wasserstein critic
         to_report = tf.identity if self.is_wasserstein else tf.sigmoid
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(tf.reduce_mean(to_report(tf.cast(real_logits, tf.float32))))
-        self.d_fake_tracker.update_state(tf.reduce_mean(to_report(tf.cast(fake_logits, tf.float32))))
-        return {m.name: m.result() for m in self.metrics}
+        reported = _distribute.mean_over_replicas(  # global-batch figures on every replica
+            tf.cast(d_loss, tf.float32), tf.cast(g_loss, tf.float32),
+            tf.reduce_mean(to_report(tf.cast(real_logits, tf.float32))),
+            tf.reduce_mean(to_report(tf.cast(fake_logits, tf.float32))))
+        for tracker, value in zip((self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker,
+                                   self.d_fake_tracker), reported):
+            tracker.update_state(value)
+        return _distribute.logs_for_keras({m.name: m.result() for m in self.metrics})
 
     # ----------------------------------------------------------------- sampling and saving
     def generate(self, n: int, seed: int | None = None, batch_size: int = 256) -> np.ndarray:

@@ -1,0 +1,237 @@
+"""The GAN trainer under tf.distribute, on the CPU: 2 logical replicas against one device, 2 worker
+processes on localhost, and the CLI's strategy errors.
+
+Logical CPU devices can only be set up before TensorFlow starts, so the multi-device checks run in
+fresh processes (``tests/replica_step.py`` and ``python -m gan_helpers train``), each with a timeout.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_helpers import cli, distribute
+
+HERE = Path(__file__).resolve().parent
+TOL = 1e-6  # float32 sums in another order; a missing 1/replicas moves weights by ~1e-2
+
+
+def _replica_step(*flags: str) -> dict:
+    proc = subprocess.run([sys.executable, str(HERE / "replica_step.py"), *flags], capture_output=True,
+                          text=True, timeout=600, cwd=HERE.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def scaled():
+    return _replica_step("--noise")
+
+
+@pytest.fixture(scope="module")
+def unscaled():
+    return _replica_step("--no-scaling", "--only", "bce_sgd,gp_sgd,bce_adam")
+
+
+@pytest.mark.parametrize("case", ["bce_sgd", "bce_adam", "gp_sgd", "syncbn_sgd"])
+def test_two_replicas_take_the_same_step_as_one_device(scaled, case):
+    r = scaled[case]
+    assert r["replicas"] == 2
+    assert r["moved"] > 100 * TOL          # the step really changed the weights
+    assert r["weights"] < TOL, r           # G, D and the weight average, after one step
+    for key, value in r["logs_one"].items():  # metrics: the global batch's, not one replica's
+        assert r["logs_two"][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+@pytest.mark.parametrize("case", ["bce_sgd", "gp_sgd", "bce_adam"])
+def test_the_equality_fails_without_the_per_replica_scaling(unscaled, case):
+    """The mutation: each replica's gradient of its own batch mean, summed, is 2× too large. SGD
+    steps twice as far; even Adam, nearly blind to a constant gradient scale, moves measurably."""
+    r = unscaled[case]
+    assert r["replicas"] == 2 and r["weights"] > (10 if case == "bce_adam" else 100) * TOL, r
+
+
+def test_per_replica_batch_norm_breaks_the_equality_and_sync_bn_restores_it(scaled):
+    assert scaled["bn_sgd"]["weights"] > 100 * TOL      # statistics of 4 samples, not of 8
+    assert scaled["syncbn_sgd"]["weights"] < TOL
+
+
+def test_replicas_draw_different_noise_rows_of_the_one_device_draw(scaled):
+    whole = np.array(scaled["noise"]["whole"])
+    first, second = (np.array(p) for p in scaled["noise"]["parts"])
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- multi-worker
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _run_workers(out: Path, *extra: str, timeout: int = 540, status: int = 0,
+                 only_worker_1: tuple[str, ...] = ()) -> list[subprocess.CompletedProcess]:
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        extra_here = extra + (only_worker_1 if index == 1 else ())
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
+                                                     "task": {"type": "worker", "index": index}}))
+        cmd = [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled", "--out",
+               str(out), "--width", "8", "--d-width", "16", "--quiet", "--strategy", "multiworker",
+               *extra_here]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=env))
+    results = []
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=timeout)
+            results.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for r in results:
+        assert r.returncode == status, r.stdout[-2000:] + r.stderr[-3000:]
+    return results
+
+
+def _digest(stdout: str) -> str:
+    match = re.search(r"Weights digest \(G, D, average\): (\w+)", stdout)
+    assert match, stdout[-2000:]
+    return match.group(1)
+
+
+def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(tmp_path):
+    out = tmp_path / "run"
+    chief, worker = _run_workers(out)
+    for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
+        assert (out / name).stat().st_size > 0, name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["strategy"] == "multiworker" and m["replicas"] == 2
+    assert m["epochs"] == 2 and m["steps"] == 40 and "quality" in m
+    assert "this is worker 1 (writes to a temporary folder)" in worker.stdout
+    assert not list(out.glob(distribute.WORKER_TEMP_PREFIX + "*"))  # the worker's folder is gone
+    assert _digest(chief.stdout) == _digest(worker.stdout)           # same weights on both
+
+    chief, worker = _run_workers(out, "--epochs", "3")
+    for r in (chief, worker):
+        assert "Resuming from the checkpoint after epoch 2" in r.stdout
+    assert _digest(chief.stdout) == _digest(worker.stdout)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["resumed_from_epoch"] == 2 and m["epochs"] == 3
+    assert len(json.loads((out / "checkpoint" / "history.json").read_text())["g_loss"]) == 60
+    assert not list(out.glob(distribute.WORKER_TEMP_PREFIX + "*"))
+
+    # a worker that would start elsewhere (here: --restart on worker 1 only) stops both, in one line
+    for r in _run_workers(out, "--epochs", "4", status=2, only_worker_1=("--restart",)):
+        assert "the workers would start from different epochs (3, 0)" in r.stderr, r.stderr[-2000:]
+        assert "Traceback" not in r.stderr
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 3   # nothing was overwritten
+
+
+# ----------------------------------------------------------------------------- CLI errors
+def _cli(args, env_tf_config=None):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    if env_tf_config is not None:
+        env["TF_CONFIG"] = env_tf_config
+    return subprocess.run([sys.executable, "-m", "gan_helpers", "train", *args], capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("args,tf_config,message", [
+    (["--strategy", "multiworker"], None, "--strategy multiworker needs TF_CONFIG"),
+    (["--strategy", "multiworker"], "{not json", "TF_CONFIG is not valid JSON"),
+    (["--strategy", "multiworker"], '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", '
+     '"index": 3}}', "task index 3 is not among the 1 worker"),
+    (["--cpu-replicas", "2", "--strategy", "one"], None, "--cpu-replicas 2 needs --strategy mirrored"),
+    (["--cpu-replicas", "2", "--batch-size", "63"], None, "--batch-size 63 does not split evenly over 2"),
+])
+def test_wrong_strategy_combinations_give_one_line_and_status_2(tmp_path, args, tf_config, message):
+    proc = _cli(["--fast", "--source", "bundled", "--out", str(tmp_path / "run"), *args], tf_config)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--strategy", "two"], "invalid choice: 'two'"),
+    (["--cpu-replicas", "0"], "must be a positive whole number, got 0"),
+])
+def test_bad_strategy_arguments_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", *args])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,cpu_replicas,gpus,expected", [
+    ("auto", None, 0, "one"), ("auto", None, 1, "one"), ("auto", None, 2, "mirrored"),
+    ("auto", 2, 0, "mirrored"), ("mirrored", None, 0, "mirrored"), ("one", 1, 0, "one"),
+])
+def test_auto_means_mirrored_only_with_several_devices(name, cpu_replicas, gpus, expected):
+    assert distribute.resolve(name, cpu_replicas, gpus) == expected
+
+
+def test_chief_is_worker_0_unless_the_cluster_names_a_chief():
+    def cfg(cluster, task_type, index):
+        return {"cluster": cluster, "task": {"type": task_type, "index": index}}
+
+    workers = {"worker": ["a:1", "b:1"]}
+    assert distribute.is_chief(None)
+    assert distribute.is_chief(cfg(workers, "worker", 0))
+    assert not distribute.is_chief(cfg(workers, "worker", 1))
+    with_chief = {"chief": ["c:1"], **workers}
+    assert distribute.is_chief(cfg(with_chief, "chief", 0))
+    assert not distribute.is_chief(cfg(with_chief, "worker", 0))
+    out = Path("/tmp/run")
+    assert distribute.write_dir(out, cfg(workers, "worker", 0)) == out
+    assert distribute.write_dir(out, cfg(workers, "worker", 1)) == out / "workertemp_1"
+
+
+def test_replica_loss_exercise_accepts_the_global_scaling_and_names_the_local_mean():
+    from gan_helpers import exercises
+
+    assert exercises.check_replica_loss(lambda losses, global_batch: np.sum(losses) / global_batch)
+    with pytest.raises(exercises.ExerciseFailed, match="each replica divided by its own batch of 8"):
+        exercises.check_replica_loss(lambda losses, global_batch: np.mean(losses))
+    with pytest.raises(exercises.ExerciseFailed, match="divide the sum"):
+        exercises.check_replica_loss(lambda losses, global_batch: np.sum(losses))
+
+
+def test_replica_rows_exercise_refuses_shared_and_misplaced_rows():
+    from gan_helpers import exercises
+
+    assert exercises.check_replica_rows(lambda rows, r, n: rows[r * len(rows) // n:(r + 1) * len(rows) // n])
+    with pytest.raises(exercises.ExerciseFailed, match="every replica got the same rows"):
+        exercises.check_replica_rows(lambda rows, r, n: rows[:len(rows) // n])
+    with pytest.raises(exercises.ExerciseFailed, match="in replica order"):
+        exercises.check_replica_rows(lambda rows, r, n: rows[r::n])
+
+
+def test_synced_moments_exercise_names_the_average_of_local_variances():
+    from gan_helpers import exercises
+
+    def right(parts):
+        n = sum(len(p) for p in parts)
+        mean = sum(p.sum(0) for p in parts) / n
+        return mean, sum((p ** 2).sum(0) for p in parts) / n - mean ** 2
+
+    assert exercises.check_synced_moments(right)
+    with pytest.raises(exercises.ExerciseFailed, match="average of the replicas' own variances"):
+        exercises.check_synced_moments(lambda parts: (right(parts)[0], np.mean([p.var(0) for p in parts], 0)))
