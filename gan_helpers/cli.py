@@ -40,12 +40,18 @@ _unit_interval = _number(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 _learning_rate = _number(float, lambda v: 0.0 < v <= 1.0, "a learning rate in (0, 1]")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument gets one line (not the usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} ({self.prog} --help lists what is allowed)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .training import DCGANRecipe
 
     r = DCGANRecipe()
-    parser = argparse.ArgumentParser(prog="python -m gan_helpers",
-                                     description="Adversarial-learning tutorial helpers.")
+    parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the DCGAN; write samples, GIF, losses and metrics",
                        description="Train the DCGAN of notebook 04 and write samples.png, "
@@ -80,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true",
                    help="ignore an existing checkpoint in --out and start again")
     t.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    t.add_argument("--deterministic", action="store_true",
+                   help="make TensorFlow's ops deterministic (tf.config.experimental."
+                        "enable_op_determinism): same bytes from the same seed on a GPU too, but slower")
     t.add_argument("--verbose", action="store_true",
                    help="show TensorFlow's start-up and log lines, which are hidden by default")
     return parser
@@ -147,7 +156,7 @@ def train(args: argparse.Namespace) -> int:
 
     from . import callbacks, data, plots, training
 
-    seed = config.set_seed(args.seed)
+    seed = config.set_seed(args.seed, deterministic=args.deterministic)
     try:  # the training split only: the held-out digits stay unseen for the metrics
         digits = data.load_dataset(args.dataset, args.source, with_test=True)
     except data.DataUnavailableError as exc:
@@ -193,6 +202,10 @@ def train(args: argparse.Namespace) -> int:
 
     print(digits.describe() + (f"; fast mode uses the first {len(x)}" if fast else ""))
     print(f"Device: {config.device_description()}")
+    from . import _quiet
+
+    if _quiet.STATE["active"]:
+        print(_quiet.NOTE)
     gan = recipe.build(seed=seed, g_loss_fn=args.loss)
     if resume:
         try:
@@ -231,7 +244,8 @@ def train(args: argparse.Namespace) -> int:
         if initial_epoch < epochs:
             gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, verbose=2 if args.quiet else 1,
                     steps_per_epoch=steps_per_epoch,
-                    callbacks=[callbacks.NaNGuard(), grid, losses, timer, ckpt])
+                    callbacks=[callbacks.NaNGuard(), grid, losses, timer, ckpt,
+                               *_test_pause_callbacks(out, steps_per_epoch)])
     except KeyboardInterrupt:
         done = ckpt.last_epoch or initial_epoch
         print(f"\nInterrupted. The state after epoch {done} is saved in {ckpt_dir}; run the same "
@@ -292,6 +306,29 @@ def train(args: argparse.Namespace) -> int:
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         print(f"  {out / name}")
     return 0
+
+
+def _test_pause_callbacks(out: Path, steps_per_epoch: int) -> list:
+    """Test hook: ``GAN_HELPERS_TEST_PAUSE=step:k`` stops after global step k (mid-epoch), touching
+    ``<out>/checkpoint.paused``, so that a test can kill the process there."""
+    import keras
+
+    from . import training
+
+    stage, _, at = os.environ.get(training.PAUSE_ENV, "").partition(":")
+    if stage != "step":
+        return []
+
+    class Pause(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch * steps_per_epoch + batch + 1 == int(at):
+                (out / "checkpoint.paused").write_text("step")
+                time.sleep(3600)
+
+    return [Pause()]
 
 
 def _test_pause_outputs(out: Path) -> None:

@@ -486,7 +486,8 @@ class TrainingDiverged(FloatingPointError):
 def divergence_cause(lr: float, mixed_precision: bool = False, custom_loss: bool = False) -> str:
     """The likely reasons a GAN's loss became NaN or inf, most likely first, for the message."""
     causes = {
-        "lr": f"the learning rate ({lr:g}) is too high; the recipe uses 2e-3, so try a tenth of yours",
+        "lr": f"the learning rate ({lr:g}) may be too high for this model; the recipe uses 2e-3, so try a "
+              "tenth of yours",
         "logits": "a loss given probabilities where it expects logits (D must end without a sigmoid "
                   "and losses must use from_logits=True, as gan_helpers.losses does)",
         "scale": "under mixed precision the loss scale overflowed float16 (wrap both optimizers in "
