@@ -33,7 +33,10 @@ def command(out: Path, epochs: int = EPOCHS) -> list[str]:
 
 
 def environment(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in (training.PAUSE_ENV, cli.NAN_ENV)}
+    """The test's environment as a user's: no test hook, and TensorFlow's log level not set (conftest
+    sets one), so that the CLI filters TensorFlow's start-up lines as it does for a user."""
+    drop = (training.PAUSE_ENV, cli.NAN_ENV, "TF_CPP_MIN_LOG_LEVEL")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
@@ -280,7 +283,7 @@ def test_verbose_brings_tensorflow_start_up_lines_back(tmp_path):
 
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         pytest.skip("the oneDNN notice this looks for is printed on x86-64 Linux")
-    env = {k: v for k, v in environment().items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env = environment()
     argv = [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled",
             "--batch-size", "5000", "--out", str(tmp_path / "run")]   # fails after TensorFlow starts
     loud = subprocess.run([*argv, "--verbose"], capture_output=True, text=True, timeout=300, env=env)
