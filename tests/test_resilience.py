@@ -288,11 +288,10 @@ def test_verbose_brings_tensorflow_start_up_lines_back(tmp_path):
             "--batch-size", "5000", "--out", str(tmp_path / "run")]   # fails after TensorFlow starts
     loud = subprocess.run([*argv, "--verbose"], capture_output=True, text=True, timeout=300, env=env)
     assert loud.returncode == 2 and _quiet.HARMLESS.search(loud.stderr), loud.stderr
-    quiet = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
-    assert quiet.returncode == 2 and not _quiet.HARMLESS.search(quiet.stderr)
-    assert quiet.stderr.strip().splitlines() == [
-        "error: --batch-size 5000 is larger than the 1280 training images."]
+    assert loud.stderr.strip().splitlines()[-1] == \
+        "error: --batch-size 5000 is larger than the 1280 training images."
     assert not (tmp_path / "run").exists()
+    # without --verbose the same lines are hidden: the NaN test above sees one line on stderr
 
 
 # ----------------------------------------------------------------------------- bad input: one table
@@ -466,10 +465,20 @@ def test_bad_input_in_python_is_refused_with_what_is_allowed(workspace, call, er
     assert snapshot(workspace) == before
 
 
+def _can_write(folder: Path) -> bool:
+    try:
+        (folder / "probe").write_text("")
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
 @pytest.mark.parametrize("argv,message", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_bad_input_on_the_command_line_gets_one_line_and_status_2(workspace, argv, message, capsys):
-    if "readonly" in " ".join(argv) and os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders; run the suite as a normal user to check this case")
+    if "readonly" in " ".join(argv) and _can_write(workspace / "readonly"):
+        pytest.skip("this user writes into read-only folders (root); run as a normal user, or under "
+                    "setpriv --inh-caps=-dac_override --bounding-set=-dac_override, to check this case")
     before = snapshot(workspace)
     argv = [a.replace("WS", str(workspace)) for a in argv]
     try:
