@@ -58,6 +58,12 @@ VARIANTS: dict[str, dict] = {
     "G 16, D 64, no dropout, EMA": dict(g_width=16, d_width=64, dropout=0.0, ema=0.999),
     "D 64, no dropout, EMA 0.9995": dict(d_width=64, dropout=0.0, ema=0.9995),
     "D 64, no dropout, EMA 0.99": dict(d_width=64, dropout=0.0, ema=0.99),
+    # the recipe (D 64, no dropout, EMA, lr 2e-3, shared fakes) with one more change
+    "recipe, G 64": dict(g_width=64, d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True),
+    "recipe, smooth 0.9": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True, smooth=0.9),
+    "recipe, SN + hinge, β1 0, β2 0.9": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True,
+                                             sn=True, loss="hinge", beta_1=0.0, beta_2=0.9),
+    "recipe, batch 128": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True, batch=128),
 }
 
 

@@ -305,18 +305,32 @@ def blur(images_uint8: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 def reference_sets(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Calibration rows, each ``n`` uint8 images drawn from (x, y), which should be data the real
     comparison set does not contain: real digits (the noise floor), uniform noise, blurred digits,
-    a single class, and real digits with classes 0–4 removed."""
+    a single class, and real digits with classes 0–4 removed.
+
+    Pass the whole training split: a row repeats an image only once every distinct image of its kind
+    is in it (8,000 bundled digits hold about 900 ones, so the 1s row repeats each about twice at n = 2,000).
+    """
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(x), n, replace=len(x) < n)
-    ones = np.flatnonzero(y == 1)
-    upper = np.flatnonzero(y >= 5)
+
+    def draw(index: np.ndarray) -> np.ndarray:   # every image once, in random order, before any repeat
+        if len(index) == 0:
+            raise ValueError("reference_sets: y holds no image of a class that a row needs (1 and 5–9)")
+        return x[np.resize(rng.permutation(index), n)]
+
+    pick = draw(np.arange(len(x)))
     return {
-        "real vs real (noise floor)": x[pick],
+        "real vs real (noise floor)": pick,
         "uniform noise": rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-        "blurred real (σ = 1 px)": blur(x[pick], 1.0),
-        "a single class (1s)": x[rng.choice(ones, n, replace=len(ones) < n)],
-        "classes 0–4 removed": x[rng.choice(upper, n, replace=len(upper) < n)],
+        "blurred real (σ = 1 px)": blur(pick, 1.0),
+        "a single class (1s)": draw(np.flatnonzero(y == 1)),
+        "classes 0–4 removed": draw(np.flatnonzero(y >= 5)),
     }
+
+
+def distinct_images(images: np.ndarray) -> int:
+    """How many different images a set holds (repeats count once)."""
+    flat = np.ascontiguousarray(np.asarray(images).reshape(len(images), -1))
+    return len(np.unique(flat, axis=0))
 
 
 TABLE_COLUMNS = ("fd_mnist", "confident_share", "classifier_score", "classes_present", "precision", "recall",

@@ -273,13 +273,20 @@ class GAN(keras.Model):
         z = rng.standard_normal((n, self.latent_dim)).astype("float32")
         return generate_from(self.sampler, z, batch_size)
 
-    def save_generator(self, path: str | os.PathLike) -> Path:
-        """Save ``sampler`` (the averaged generator when kept) alone as a ``.keras`` file."""
+    def save_generator(self, path: str | os.PathLike, provenance: dict | None = None) -> Path:
+        """Save ``sampler`` (the averaged generator when kept) alone as a ``.keras`` file, and
+        ``provenance`` (recipe, data, steps: JSON values) beside it, so a reader of the file can
+        check what made it (``load_generator(path, expect=...)``)."""
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"{path} must end in .keras (Keras 3's native format)")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.sampler.save(path)
+        side = provenance_path(path)
+        if provenance is None:
+            side.unlink(missing_ok=True)      # never leave another generator's record beside this one
+        else:
+            side.write_text(json.dumps(provenance, indent=2, default=str))
         return path
 
     def fit(self, *args, shuffle: bool = False, **kwargs):
@@ -546,11 +553,42 @@ def generate_from(generator: keras.Model, z, batch_size: int = 256) -> np.ndarra
     return np.concatenate(out).astype("float32")
 
 
-def load_generator(path: str | os.PathLike) -> keras.Model:
-    """Load a generator saved with ``GAN.save_generator``."""
+class ProvenanceError(ValueError):
+    """A saved generator was made by other settings or data than the caller expects."""
+
+
+def provenance_path(path: str | os.PathLike) -> Path:
+    """Where ``save_generator`` records what made ``path``: ``generator.keras`` → ``generator.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def recipe_record(recipe: DCGANRecipe) -> dict:
+    """A recipe as the JSON values a provenance record holds (and compares)."""
+    return json.loads(json.dumps(dataclasses.asdict(recipe)))
+
+
+def load_generator(path: str | os.PathLike, expect: dict | None = None) -> keras.Model:
+    """Load a generator saved with ``GAN.save_generator``.
+
+    With ``expect`` (for example ``{"recipe": recipe_record(r), "data_source": "bundled"}``) the
+    provenance record saved beside it must hold those values, or ``ProvenanceError`` says which
+    differ: a stale file from another recipe or split is refused, not silently evaluated."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no generator at {path}; train one with `make train` first")
+    if expect:
+        side = provenance_path(path)
+        if not side.exists():
+            raise ProvenanceError(f"{path} has no provenance record ({side.name}), so what trained it "
+                                  "is unknown")
+        try:
+            record = json.loads(side.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ProvenanceError(f"{side} is not readable JSON ({err})") from None
+        differ = [k for k, v in expect.items() if record.get(k) != v]
+        if differ:
+            raise ProvenanceError(f"{path} was made with other settings: " + "; ".join(
+                f"{k} is {record.get(k)!r}, expected {expect[k]!r}" for k in differ))
     return keras.models.load_model(path)
 
 

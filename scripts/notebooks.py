@@ -48,15 +48,24 @@ def repo_url() -> str:
 
 
 def setup_cell_source(url: str) -> str:
-    return f'''# Colab only: install gan_helpers from the repository (--no-deps keeps Colab's TensorFlow).
-# The same cell is in every notebook (scripts/notebooks.py writes it); elsewhere it does nothing.
+    return f'''# Colab only (elsewhere it does nothing): install gan_helpers from the repository without its
+# dependencies, so Colab's own TensorFlow stays. Working from a fork? Put its URL in REPO_URL.
+# Fast mode (small runs, a few minutes even on a CPU): add a cell above with %env GAN_HELPERS_FAST=1
 import subprocess
 import sys
+from pathlib import Path
 
 REPO_URL = "{url}"
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    f"gan_helpers @ git+{{REPO_URL}}"], check=True)'''
+if "google.colab" in sys.modules and not Path("gan_helpers").is_dir():   # an uploaded copy wins
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                          f"gan_helpers @ git+{{REPO_URL}}"], capture_output=True, text=True)
+    if pip.returncode != 0:
+        said = (pip.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SystemExit(
+            f"Could not install gan_helpers from {{REPO_URL}} (pip: {{said}}).\\n"
+            "If you work from a fork, set REPO_URL in this cell to your fork's URL and run it again.\\n"
+            "Or upload the repository's gan_helpers folder with Colab's Files pane (into /content) "
+            "and run this cell again: it then uses the uploaded copy.")'''
 
 
 def notebook_paths() -> list[Path]:
@@ -85,14 +94,24 @@ def short_title(nb) -> str:
     return title_of(nb).split("·", 1)[-1].strip()
 
 
-def nav_source(paths: list[Path], i: int, titles: list[str]) -> str:
-    parts = []
+def colab_url(url: str, name: str) -> str:
+    """Colab's address for notebook ``name`` of the GitHub repository at ``url``."""
+    return f"https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}" \
+           f"/blob/main/notebooks/{name}"
+
+
+def nav_source(paths: list[Path], i: int, titles: list[str], url: str) -> str:
+    """Relative links (GitHub, Jupyter), then the same links for Colab, where relative ones break."""
+    parts, colab = [], []
     if i > 0:
         parts.append(f"[← {paths[i - 1].name[:2]} · {titles[i - 1]}]({paths[i - 1].name})")
+        colab.append(f"[← {paths[i - 1].name[:2]}]({colab_url(url, paths[i - 1].name)})")
     parts.append("[Contents](../README.md#the-notebooks)")
+    colab.append(f"[contents]({url}#the-notebooks)")
     if i < len(paths) - 1:
         parts.append(f"[{paths[i + 1].name[:2]} · {titles[i + 1]} →]({paths[i + 1].name})")
-    return " · ".join(parts)
+        colab.append(f"[{paths[i + 1].name[:2]} →]({colab_url(url, paths[i + 1].name)})")
+    return " · ".join(parts) + "  \n<sub>On Colab: " + " · ".join(colab) + "</sub>"
 
 
 def nav_cell(source: str, cell_id: str):
@@ -122,13 +141,33 @@ def synced(nb, paths: list[Path], i: int, titles: list[str], url: str):
     setup[0].execution_count = None
     for cell in body:  # execution timestamps from nbclient are noise in a diff
         cell.metadata.pop("execution", None)
-    nav = nav_source(paths, i, titles)
+        if cell.cell_type == "code" and {"check", "solution"} & set(tags(cell)):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True   # collapsed, still run
+    show_hints(body)
+    nav = nav_source(paths, i, titles, url)
     nb.cells = [nav_cell(nav, "nav-top"), *body, nav_cell(nav, "nav-bottom")]
     return nb
 
 
+HINT_PREFIX = "*Hint:* "
+
+
+def show_hints(cells: list) -> None:
+    """Copy each solution cell's ``hint`` (the student copy's stub message) into the exercise text above
+    it, as a last line starting with ``*Hint:*``, so the hint is visible in the notebook too."""
+    for k, cell in enumerate(cells):
+        hint = cell.metadata.get("hint")
+        if "solution" not in tags(cell) or not hint:
+            continue
+        prose = next((c for c in reversed(cells[:k]) if c.cell_type == "markdown"), None)
+        if prose is None:
+            raise SystemExit("a solution cell has no exercise text above it")
+        lines = [ln for ln in prose.source.rstrip().splitlines() if not ln.startswith(HINT_PREFIX)]
+        prose.source = "\n".join(lines).rstrip() + f"\n\n{HINT_PREFIX}{hint}"
+
+
 def index_table(paths: list[Path], notebooks: list) -> str:
-    url = repo_url().removeprefix("https://github.com/")
+    url = repo_url()
     devices: set[str] = set()
     rows = ["| # | notebook | what you learn | before it | reading | run: fast · full | |",
             "|---|---|---|---|---|---|---|"]
@@ -140,7 +179,7 @@ def index_table(paths: list[Path], notebooks: list) -> str:
 
         devices.update(r["device"] for r in runs.values() if r)
         badge = (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-                 f"(https://colab.research.google.com/github/{url}/blob/main/notebooks/{path.name})")
+                 f"({colab_url(url, path.name)})")
         rows.append(f"| {path.name[:2]} | [{short_title(nb)}](notebooks/{path.name}) | "
                     f"{meta.get('teaches', '')} | {meta.get('prerequisites', '')} | "
                     f"~{reading_minutes(nb)} min | {run['fast']} · {run['full']} | {badge} |")
@@ -162,6 +201,7 @@ def cmd_sync(check: bool) -> int:
             stale.append(path.name)
             if not check:
                 nbformat.write(new, path)
+        notebooks[i] = new            # the index describes the notebooks as synced
     readme = README.read_text()
     if INDEX_START not in readme or INDEX_END not in readme:
         raise SystemExit(f"README.md lacks the markers {INDEX_START} … {INDEX_END}")

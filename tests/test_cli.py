@@ -62,6 +62,7 @@ def test_fast_run_writes_everything_and_resumes(tmp_path, capsys):
     for row in (q["generator"], q["real_vs_real_floor"]):
         assert 0 <= row["confident_share"] <= 1 and 0 <= row["min_class_share"] <= row["max_class_share"] <= 1
     assert q["real_vs_real_floor"]["confident_share"] > q["generator"]["confident_share"]
+    assert q["generator"]["confident_share"] < q["held_out_confident_share"] <= 1
     assert m["train_images"] == 1280 and m["ema"] == gh_recipe().ema_decay
 
     capsys.readouterr()

@@ -75,6 +75,14 @@ def test_reference_sets_have_the_promised_content(bundled):
     assert set(np.unique(y[np.isin(x.reshape(len(x), -1).sum(1),
                                    refs["a single class (1s)"].reshape(100, -1).sum(1))])) >= {1}
     assert refs["blurred real (σ = 1 px)"].std() < refs["real vs real (noise floor)"].std()
+    # a row repeats an image only after every distinct one of its kind is in it
+    n_ones = int(np.sum(y == 1))
+    big = metrics.reference_sets(x, y, 2 * n_ones)
+    assert metrics.distinct_images(big["a single class (1s)"]) == metrics.distinct_images(x[y == 1])
+    # drawn with replacement, about 10% of these 2·n_ones digits out of 10,000 would be repeats
+    assert metrics.distinct_images(big["real vs real (noise floor)"]) >= 0.99 * 2 * n_ones
+    with pytest.raises(ValueError, match="no image"):
+        metrics.reference_sets(x[y != 1], y[y != 1], 10)
 
 
 def test_feature_net_trains_caches_and_rejects_bad_images(tmp_path, monkeypatch):

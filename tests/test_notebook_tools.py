@@ -28,28 +28,66 @@ def test_readme_index_nav_and_setup_cells_are_current(capsys):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_colab_cell_installs_from_the_pyproject_url_only_on_colab(path, monkeypatch):
+def test_colab_cell_installs_from_the_pyproject_url_only_on_colab(path, monkeypatch, tmp_path):
     nb = nbformat.read(path, as_version=4)
     setup = [c for c in nb.cells if "colab-setup" in c.metadata.get("tags", [])]
     assert len(setup) == 1
     calls = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw)))
+
+    def fake_pip(returncode, stderr=""):
+        def run(cmd, **kw):
+            calls.append((cmd, kw))
+            return subprocess.CompletedProcess(cmd, returncode, "", stderr)
+        return run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "run", fake_pip(0))
     exec(setup[0].source, {})                                   # not on Colab: nothing happens
     assert calls == []
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     exec(setup[0].source, {})
     url = nbtools.repo_url()
     assert url.startswith("https://github.com/")
-    assert calls == [([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                       f"gan_helpers @ git+{url}"], {"check": True})]
+    assert [c[0] for c in calls] == [[sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                                      f"gan_helpers @ git+{url}"]]
+
+
+def test_colab_cell_explains_a_failed_install_and_uses_an_uploaded_copy(monkeypatch, tmp_path):
+    source = nbtools.setup_cell_source("https://github.com/someone/missing-fork")
+    calls = []
+
+    def failing_pip(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "Cloning ...\nERROR: repository not found\n")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "run", failing_pip)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    with pytest.raises(SystemExit) as err:                     # a message, not a CalledProcessError
+        exec(source, {})
+    message = str(err.value)
+    for part in ("https://github.com/someone/missing-fork", "ERROR: repository not found", "REPO_URL",
+                 "fork", "upload", "gan_helpers folder"):
+        assert part in message, part
+    (tmp_path / "gan_helpers").mkdir()                          # uploaded with the Files pane
+    calls.clear()
+    exec(source, {})
+    assert calls == []
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_navigation_links_point_to_real_files(path):
     nb = nbformat.read(path, as_version=4)
     assert "nav" in nb.cells[0].metadata.get("tags", []) and "nav" in nb.cells[-1].metadata.get("tags", [])
-    for target in __import__("re").findall(r"\]\(([^)#]+)", nb.cells[0].source):
+    links = __import__("re").findall(r"\]\(([^)#]+)", nb.cells[0].source)
+    local = [t for t in links if not t.startswith("https://")]
+    colab = [t for t in links if t.startswith("https://colab.research.google.com/")]
+    assert local and len(colab) == len(local) - 1              # Colab gets every link but Contents
+    for target in local:
         assert (path.parent / target).exists(), target
+    for target in colab:                                         # the same notebooks, on Colab
+        assert target == nbtools.colab_url(nbtools.repo_url(), target.rsplit("/", 1)[-1])
+        assert (path.parent / target.rsplit("/", 1)[-1]).exists(), target
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
@@ -123,3 +161,25 @@ def test_only_tensorflow_startup_noise_is_stripped_from_saved_outputs():
     nbtools.strip_startup_noise(nb)
     assert [o.text for o in nb.cells[0].outputs] == ["UserWarning: something real\n",
                                                      "cudart_stub.cc in stdout stays\n"]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_check_and_solution_cells_are_collapsed_and_introduced(path):
+    """CONTRIBUTING.md: outcome checks and solutions stay out of the reader's way, but each check is
+    introduced by prose that says what it guards."""
+    cells = nbformat.read(path, as_version=4).cells
+    for i, cell in enumerate(cells):
+        kinds = {"check", "solution"} & set(cell.metadata.get("tags", []))
+        if cell.cell_type == "code" and kinds:
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, (i, kinds)
+        if "check" in kinds:
+            assert cells[i - 1].cell_type == "markdown", f"check cell {i} has no sentence before it"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_every_hint_is_visible_in_the_exercise_text(path):
+    cells = nbformat.read(path, as_version=4).cells
+    for k, cell in enumerate(cells):
+        if "solution" in cell.metadata.get("tags", []) and cell.metadata.get("hint"):
+            prose = next(c for c in reversed(cells[:k]) if c.cell_type == "markdown")
+            assert nbtools.HINT_PREFIX + cell.metadata["hint"] in prose.source, (k, cell.metadata["hint"])

@@ -58,6 +58,24 @@ def test_generator_saves_and_loads_as_keras_file(tmp_path):
         training.load_generator(tmp_path / "missing.keras")
 
 
+def test_a_saved_generator_records_what_made_it_and_a_stale_one_is_refused(tmp_path):
+    gan = make_gan()
+    recipe = training.recipe_record(training.DCGANRecipe())
+    path = gan.save_generator(tmp_path / "g.keras", provenance={"recipe": recipe, "data_source": "bundled"})
+    assert training.load_generator(path, expect={"recipe": recipe, "data_source": "bundled"}) is not None
+    other = training.recipe_record(training.DCGANRecipe().replace(lr=1e-4))
+    with pytest.raises(training.ProvenanceError, match=r"recipe is .*expected"):
+        training.load_generator(path, expect={"recipe": other})
+    with pytest.raises(training.ProvenanceError, match="data_source is 'bundled', expected 'keras'"):
+        training.load_generator(path, expect={"data_source": "keras"})
+    gan.save_generator(path)                       # saved again without a record: the old one goes
+    with pytest.raises(training.ProvenanceError, match="no provenance record"):
+        training.load_generator(path, expect={"data_source": "bundled"})
+    training.provenance_path(path).write_text("{not json")
+    with pytest.raises(training.ProvenanceError, match="not readable JSON"):
+        training.load_generator(path, expect={"data_source": "bundled"})
+
+
 def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(small_images, tmp_path):
     ds = data.make_dataset(small_images[:128], 32, shuffle=False)
     config.set_seed(0, deterministic=True)
