@@ -377,5 +377,19 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse rejects other commands
 
 
+def entry() -> int:
+    """``python -m gan_helpers`` and the ``gan-helpers`` command: TensorFlow's harmless start-up lines
+    are hidden before it is imported, unless ``--verbose`` (or the user's own log level) asks for them."""
+    from . import USER_SET_TF_LOG_LEVEL
+    from ._quiet import hide_tensorflow_startup_lines
+
+    if "--verbose" in sys.argv[1:]:
+        if not USER_SET_TF_LOG_LEVEL:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        hide_tensorflow_startup_lines()
+    return main()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
