@@ -532,3 +532,20 @@ def test_a_damaged_feature_net_cache_is_rebuilt_with_one_line_and_never_trusted(
             np.testing.assert_array_equal(a, b, err_msg=name)
         metrics.load_feature_net(epochs=1, digits=digits)          # the rebuilt cache is trusted again
         assert "feature net: loaded" in capsys.readouterr().out, name
+
+
+def test_the_data_order_resumes_at_any_step_where_reshuffling_would_not():
+    from gan_helpers import data
+
+    x = np.arange(40, dtype="float32").reshape(40, 1, 1, 1) / 40     # image i holds i / 40
+    ids = lambda batches: [tuple(np.rint(np.asarray(b).ravel() * 40).astype(int)) for b in batches]  # noqa: E731
+    whole = ids(data.resumable_dataset(x, 8, seed=3).take(15))          # three passes of five batches
+    for start in (1, 5, 7):
+        assert ids(data.resumable_dataset(x, 8, seed=3, start_step=start).take(15 - start)) == whole[start:]
+    for p in range(3):                                                  # each pass: every image once
+        assert sorted(sum(whole[5 * p: 5 * p + 5], ())) == list(range(40))
+    assert whole[:5] != whole[5:10] and whole != ids(data.resumable_dataset(x, 8, seed=4).take(15))
+    # what the CLI used before: a new process's first pass is not the second pass it should resume at
+    ds = data.make_dataset(x, 8, seed=3)
+    first, second = ids(ds), ids(ds)
+    assert ids(data.make_dataset(x, 8, seed=3)) == first != second
