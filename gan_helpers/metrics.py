@@ -131,7 +131,7 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
             info = _checked_cache(weights, info_file)
             model.load_weights(weights)
             if verbose:
-                print(f"feature net: loaded {_shown(weights)} (test accuracy {info['test_accuracy']:.2%})")
+                print(f"feature net: loaded from the cache (test accuracy {info['test_accuracy']:.2%})")
             return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
         except Exception as exc:  # any damage: never trust it, train again
             print(f"feature net: the cache {_shown(weights)} is damaged ({type(exc).__name__}); "

@@ -272,15 +272,21 @@ def cmd_student(out: Path) -> int:
 STARTUP_NOISE = HARMLESS
 
 
+# stdout lines about the executing machine's network, not the lesson (the data line names the source)
+MACHINE_LINES = re.compile(r"^gan_helpers: MNIST could not be downloaded")
+
+
 def strip_startup_noise(nb):
-    """Drop TensorFlow's start-up log lines from stderr outputs (other stderr is kept)."""
+    """Drop TensorFlow's start-up log lines from stderr outputs (other stderr is kept), and the
+    offline-fallback notice from stdout."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         kept = []
         for out in cell.outputs:
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                lines = [l for l in out.text.splitlines(keepends=True) if not STARTUP_NOISE.search(l)]
+            if out.get("output_type") == "stream":
+                noise = STARTUP_NOISE if out.get("name") == "stderr" else MACHINE_LINES
+                lines = [l for l in out.text.splitlines(keepends=True) if not noise.search(l)]
                 if not "".join(lines).strip():
                     continue
                 out.text = "".join(lines)

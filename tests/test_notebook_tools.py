@@ -156,11 +156,15 @@ def test_only_tensorflow_startup_noise_is_stripped_from_saved_outputs():
             "error: fanout 'x' exist for missing node 'y'.\n")),
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something real\n"),
         nbformat.v4.new_output("stream", name="stdout", text="cudart_stub.cc in stdout stays\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=(
+            "gan_helpers: MNIST could not be downloaded (Exception); using the bundled sample of 10,000 "
+            "real MNIST digits instead.\nmnist: 8000 train, 2000 test images from the bundled sample\n")),
     ]
     nb = nbformat.v4.new_notebook(cells=[cell])
     nbtools.strip_startup_noise(nb)
-    assert [o.text for o in nb.cells[0].outputs] == ["UserWarning: something real\n",
-                                                     "cudart_stub.cc in stdout stays\n"]
+    assert [o.text for o in nb.cells[0].outputs] == [
+        "UserWarning: something real\n", "cudart_stub.cc in stdout stays\n",
+        "mnist: 8000 train, 2000 test images from the bundled sample\n"]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
