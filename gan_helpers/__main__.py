@@ -1,11 +1,7 @@
-"""Entry point for ``python -m gan_helpers``."""
+"""Entry point for ``python -m gan_helpers`` (see ``cli.entry``)."""
 
 import sys
 
-from ._quiet import hide_tensorflow_startup_lines
+from .cli import entry
 
-hide_tensorflow_startup_lines()  # before TensorFlow is imported
-
-from .cli import main  # noqa: E402
-
-sys.exit(main())
+sys.exit(entry())

@@ -2,8 +2,9 @@
 
 TensorFlow writes some lines (oneDNN, CUDA probing on a machine without a GPU, a Grappler remapper
 note) straight to file descriptor 2 before its log level is read, so no setting hides them. The CLI
-routes descriptor 2 through a filter that drops only those lines and passes everything else on.
-It stays off when the user has set ``TF_CPP_MIN_LOG_LEVEL``: then they see what they asked for.
+routes descriptor 2 through a filter that drops only those lines and passes everything else on, and
+says so in one line of its normal output. It stays off when the user has set ``TF_CPP_MIN_LOG_LEVEL``
+(then they see what they asked for) or passes ``--verbose``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ HARMLESS = re.compile(
     r"rebuild TensorFlow with the appropriate|remapper failed: INVALID_ARGUMENT: Mutation::Apply error|"
     r"computation placer already registered|Unable to register cu(DNN|FFT|BLAS) factory|"
     r"oneDNN supports DT_INT32 only on platforms with AVX-512")
-NOTE = (f"gan_helpers: TensorFlow's start-up notes (oneDNN, CUDA probing) are hidden; they are harmless. "
-        f"Set {LOG_ENV}=0 to see them.\n")
+NOTE = ("TensorFlow's start-up notes (oneDNN, CUDA probing) are hidden; they are harmless. "
+        "--verbose shows them.")
+STATE = {"active": False, "hidden": 0}   # the CLI prints NOTE on stdout when lines were hidden
 
 
 def hide_tensorflow_startup_lines() -> bool:
@@ -41,15 +43,13 @@ def hide_tensorflow_startup_lines() -> bool:
     sys.stderr.flush()
     os.dup2(write_end, 2)
     os.close(write_end)
-    state = {"noted": False}
+    STATE["active"] = True
 
     def pump() -> None:
         with os.fdopen(read_end, "rb") as pipe:
             for line in pipe:
                 if HARMLESS.search(line.decode("utf-8", "replace")):
-                    if not state["noted"]:
-                        os.write(original, NOTE.encode())
-                        state["noted"] = True
+                    STATE["hidden"] += 1   # said once on stdout by the CLI, so that an error stays one line
                     continue
                 os.write(original, line)
 

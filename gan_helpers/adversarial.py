@@ -63,6 +63,14 @@ def _check_eps(eps: float) -> float:
     return eps
 
 
+def _check_labels(model: keras.Model, y: np.ndarray) -> None:
+    """Labels must index the model's outputs: 0 ≤ y < number of classes."""
+    k = int(model.output_shape[-1])
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"y holds labels in [{y.min()}, {y.max()}], but the model has {k} classes: "
+                         f"labels must be whole numbers from 0 to {k - 1}.")
+
+
 def _check_data(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x)
     y = np.asarray(y)
@@ -199,6 +207,7 @@ def fgsm(model: keras.Model, x, y, eps: float, batch_size: int = DEFAULT_BATCH) 
     """Fast gradient sign method (Goodfellow et al. 2015): x + eps·sign(∇ₓ loss), clipped to [0, 1]."""
     eps = _check_eps(eps)
     x, y = _check_data(x, y)
+    _check_labels(model, y)
     batch_size = _check_positive_int("batch_size", batch_size)
     fn = _compiled(model, tuple(x.shape[1:]))["fgsm"]
     e = tf.constant(eps, tf.float32)
@@ -217,6 +226,7 @@ def pgd(model: keras.Model, x, y, eps: float, steps: int = 40, step_size: float 
     the same seed are never weaker than one."""
     eps = _check_eps(eps)
     x, y = _check_data(x, y)
+    _check_labels(model, y)
     steps = _check_positive_int("steps", steps)
     restarts = _check_positive_int("restarts", restarts)
     batch_size = _check_positive_int("batch_size", batch_size)
@@ -272,6 +282,7 @@ def robust_accuracy(model: keras.Model, x, y, attacks: Mapping[str, Attack] | Se
     ``attacks`` maps names to ``attack(model, x, y, eps) -> x_adv`` (a list gets names attack_0, …)."""
     eps = _check_eps(eps)
     x, y = _check_data(x, y)
+    _check_labels(model, y)
     if not isinstance(attacks, Mapping):
         attacks = {f"attack_{i}": a for i, a in enumerate(attacks)}
     if not attacks:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from . import plots
-from .training import generate_from
+from .training import TrainingDiverged, divergence_cause, generate_from
 
 
 def sampler_of(gan) -> keras.Model:
@@ -104,20 +106,55 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class GANCheckpoint(keras.callbacks.Callback):
-    """Saves the full training state (see ``GAN.save_state``) after every epoch."""
+    """Saves the full training state (see ``GAN.save_state``) after every epoch whose losses are
+    finite. ``extras()`` returns more side files to keep in it (name → JSON object or array)."""
 
     def __init__(self, directory: str | os.PathLike, meta: dict | None = None,
-                 history: LossHistory | None = None):
+                 history: LossHistory | None = None, extras: Callable[[], dict] | None = None):
         super().__init__()
         self.directory = Path(directory)
         self.meta = meta or {}
         self.history = history
+        self.extras = extras
         self.last_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
-        extras = {"history": self.history.history} if self.history is not None else None
+        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            return   # never overwrite the last good checkpoint with a diverged state
+        extras = {"history": self.history.history} if self.history is not None else {}
+        extras.update(self.extras() if self.extras is not None else {})
         self.model.save_state(self.directory, epoch + 1, self.meta, extras)
         self.last_epoch = epoch + 1
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first step whose loss is NaN or infinite by raising
+    ``training.TrainingDiverged``, which names the step, the loss and its likely cause; the epoch
+    never ends, so ``GANCheckpoint`` keeps the last good checkpoint."""
+
+    def __init__(self, keys: tuple[str, ...] = ("d_loss", "g_loss")):
+        super().__init__()
+        self.keys = keys
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key in self.keys:
+            if key in (logs or {}) and not math.isfinite(value := float(logs[key])):
+                step = self._epoch * int(self.params.get("steps") or 0) + batch + 1
+                raise TrainingDiverged(step, key, value, self._cause())
+
+    def _cause(self) -> str:
+        from . import losses
+
+        gan = self.model
+        opt = getattr(gan, "g_optimizer", None)
+        lr = float(keras.ops.convert_to_numpy(opt.learning_rate)) if opt is not None else float("nan")
+        mixed = isinstance(opt, keras.optimizers.LossScaleOptimizer)
+        custom = getattr(gan, "g_loss_fn", None) not in losses.GENERATOR_LOSSES.values()
+        return divergence_cause(lr, mixed, custom)
 
 
 class FDTracker(keras.callbacks.Callback):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from .data import DATASETS, SOURCES
 
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
+NAN_ENV = "GAN_HELPERS_TEST_NAN_AT_STEP"   # test hook (see _inject_nan_for_tests)
 CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss")
 
 
@@ -38,12 +40,18 @@ _unit_interval = _number(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 _learning_rate = _number(float, lambda v: 0.0 < v <= 1.0, "a learning rate in (0, 1]")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument gets one line (not the usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} ({self.prog} --help lists what is allowed)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .training import DCGANRecipe
 
     r = DCGANRecipe()
-    parser = argparse.ArgumentParser(prog="python -m gan_helpers",
-                                     description="Adversarial-learning tutorial helpers.")
+    parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the DCGAN; write samples, GIF, losses and metrics",
                        description="Train the DCGAN of notebook 04 and write samples.png, "
@@ -86,12 +94,64 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cpu-replicas", type=_positive_int, default=None, metavar="N",
                    help="split the CPU into N logical devices and train on them with mirrored "
                         "(data parallelism on a laptop; no speed-up, the point is to try it)")
+    t.add_argument("--deterministic", action="store_true",
+                   help="make TensorFlow's ops deterministic (tf.config.experimental."
+                        "enable_op_determinism): same bytes from the same seed on a GPU too, but slower")
+    t.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up and log lines, which are hidden by default")
     return parser
 
 
 def _fail(message: str, status: int = 2) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)   # always one line
     return status
+
+
+def _run_config(args: argparse.Namespace) -> dict:
+    """The settings a checkpoint must share with the command that resumes it."""
+    return {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
+            "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
+            "batch_size": args.batch_size, "loss": args.loss}
+
+
+def _recipe(args: argparse.Namespace):
+    from . import training
+
+    return training.DCGANRecipe().replace(
+        latent_dim=args.latent_dim, g_width=args.width, d_width=args.d_width, d_dropout=args.d_dropout,
+        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size)
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why ``out`` cannot hold the run's files, or None: probes the folder (or its nearest existing
+    parent) by creating and deleting a file, which is what read-only disks and permissions refuse."""
+    probe_dir = out
+    while not probe_dir.exists():
+        if probe_dir.parent == probe_dir:
+            break
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        return f"{probe_dir} is a file, so no folder can be made under it"
+    probe = probe_dir / f".gan_helpers_write_test_{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"{probe_dir} cannot be written ({exc.strerror or type(exc).__name__})"
+    return None
+
+
+def _inject_nan_for_tests(ds, start_step: int):
+    """Test hook: with ``GAN_HELPERS_TEST_NAN_AT_STEP=k`` the batch of global step k is made of inf,
+    so that the divergence path can be tested on a real run."""
+    at = os.environ.get(NAN_ENV)
+    if not at:
+        return ds
+    import tensorflow as tf
+
+    bad = int(at)
+    return ds.enumerate(start=start_step + 1).map(
+        lambda i, x: tf.where(i == bad, tf.fill(tf.shape(x), float("inf")), x))
 
 
 def train(args: argparse.Namespace) -> int:
@@ -125,7 +185,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
 
     from . import callbacks, data, plots, training
 
-    seed = config.set_seed(args.seed)
+    seed = config.set_seed(args.seed, deterministic=args.deterministic)
     try:  # the training split only: the held-out digits stay unseen for the metrics
         digits = data.load_dataset(args.dataset, args.source, with_test=True)
     except data.DataUnavailableError as exc:
@@ -134,30 +194,39 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     if args.batch_size > len(x):
         return _fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images.")
     steps_per_epoch = len(x) // args.batch_size
-    recipe = training.DCGANRecipe().replace(
-        latent_dim=args.latent_dim, g_width=args.width, d_width=args.d_width, d_dropout=args.d_dropout,
-        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size)
+    recipe = _recipe(args)
     epochs = args.epochs or FAST_EPOCHS
     if not (args.epochs or fast):   # the recipe's step budget, whatever the data set's size
         epochs, steps_per_epoch = training.schedule(len(x), args.batch_size, recipe.steps)
-    partial_epochs = steps_per_epoch < len(x) // args.batch_size
 
-    run_config = {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
-                  "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
-                  "batch_size": args.batch_size, "loss": args.loss}
+    run_config = _run_config(args)
+    # checked only when the checkpoint records them (older checkpoints do not)
+    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch}
     ckpt_dir = out / "checkpoint"
-    initial_epoch, history = 0, {}
-    if ckpt_dir.exists() and not args.restart:
+    initial_epoch, history, frames, parts = 0, {}, [], []
+    if out.is_dir() and not args.restart:   # --restart leaves it be: the first epoch replaces it
+        repaired = training.recover_checkpoint(ckpt_dir)
+        if repaired:
+            print(repaired)
+    resume = ckpt_dir.exists() and not args.restart
+    if resume:
         try:
-            meta = json.loads((ckpt_dir / "meta.json").read_text())
-        except (OSError, ValueError) as exc:
-            return _fail(f"{ckpt_dir} is unreadable ({exc}); use --restart or another --out.")
+            meta = training.read_checkpoint_meta(ckpt_dir)
+        except ValueError as exc:
+            return _fail(f"{exc} Use --restart to discard it, or another --out.")
         differ = {k: (meta.get(k), run_config[k]) for k in CONFIG_KEYS if meta.get(k) != run_config[k]}
+        differ.update({k: (meta[k], v) for k, v in run_facts.items() if k in meta and meta[k] != v})
         if differ:
             shown = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differ.items())
             return _fail(f"the checkpoint in {ckpt_dir} was made with other settings ({shown}). "
                          "Use the same settings to resume, --restart to discard it, or another --out.")
         initial_epoch = int(meta["epoch"])
+        if initial_epoch > epochs:
+            return _fail(f"the checkpoint in {ckpt_dir} is already at epoch {initial_epoch}, beyond "
+                         f"--epochs {epochs}; ask for at least {initial_epoch} epochs, or --restart.")
+    why = _unwritable(out)
+    if why:
+        return _fail(f"--out {out}: {why}; choose a folder you can write to.")
     if cluster:  # every worker must start from the same epoch, or the collectives never match up
         starts = distribute.values_on_replicas(strategy, initial_epoch)
         if len(set(starts)) > 1:
@@ -171,42 +240,75 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     print(digits.describe() + (f"; fast mode uses the first {len(x)}" if fast else ""))
     print(f"Device: {config.device_description()}")
     print(f"Strategy: {distribute.describe(strategy, cluster, args.batch_size)}")
+    from . import _quiet
+
+    if _quiet.STATE["active"]:
+        print(_quiet.NOTE)
     with strategy.scope():  # networks and both optimizers: their variables are mirrored
         gan = recipe.build(seed=seed, g_loss_fn=args.loss)
-    if initial_epoch:
-        gan.load_state(ckpt_dir)
-        hist_file = ckpt_dir / "history.json"
-        history = json.loads(hist_file.read_text()) if hist_file.exists() else {}
+    if resume:
+        try:
+            gan.load_state(ckpt_dir)
+            if (ckpt_dir / "history.json").exists():
+                history = json.loads((ckpt_dir / "history.json").read_text())
+            if (ckpt_dir / "frames.npy").exists():
+                frames = list(np.load(ckpt_dir / "frames.npy"))
+            if (ckpt_dir / "timing.json").exists():
+                parts = json.loads((ckpt_dir / "timing.json").read_text())["parts_s"]
+        except (ValueError, OSError, KeyError) as exc:
+            return _fail(f"{exc} Use --restart to discard it, or another --out.")
         print(f"Resuming from the checkpoint after epoch {initial_epoch} in {ckpt_dir} "
               "(--restart starts again).")
 
     noise = np.random.default_rng(seed).standard_normal((64, args.latent_dim)).astype("float32")
     grid = callbacks.SampleGrid(noise, gif_path=out / "progress.gif")
+    grid.frames, grid.epochs = frames, list(range(len(frames)))
     losses = callbacks.LossHistory()
     losses.history = history
     timer = callbacks.EpochTimer(args.batch_size)
-    ckpt = callbacks.GANCheckpoint(out / "checkpoint", meta=run_config, history=losses)
-    ds = distribute.for_workers(data.make_dataset(x, args.batch_size, seed=seed), cluster)
-    if partial_epochs:
-        ds = ds.repeat()
+    t0 = time.perf_counter()
+
+    def extras() -> dict:
+        return {"frames": np.stack(grid.frames),
+                "timing": {"parts_s": [*parts, round(time.perf_counter() - t0, 2)]}}
+
+    # out / "checkpoint" is ckpt_dir on the chief, and a worker's own temporary folder elsewhere
+    ckpt = callbacks.GANCheckpoint(out / "checkpoint", meta={**run_config, **run_facts}, history=losses,
+                                   extras=extras)
+    start_step = initial_epoch * steps_per_epoch
+    ds = _inject_nan_for_tests(data.resumable_dataset(x, args.batch_size, seed=seed, start_step=start_step),
+                               start_step)
+    ds = distribute.for_workers(ds, cluster)
     print(f"Training {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
           f"from epoch {initial_epoch}.")
-    t0 = time.perf_counter()
     try:
         if initial_epoch < epochs:
             gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, verbose=2 if args.quiet else 1,
-                    steps_per_epoch=steps_per_epoch if partial_epochs else None,
-                    callbacks=[grid, losses, timer, ckpt])
+                    steps_per_epoch=steps_per_epoch,
+                    callbacks=[callbacks.NaNGuard(), grid, losses, timer, ckpt,
+                               *_test_pause_callbacks(out, steps_per_epoch)])
     except KeyboardInterrupt:
         done = ckpt.last_epoch or initial_epoch
         print(f"\nInterrupted. The state after epoch {done} is saved in {ckpt_dir}; run the same "
               "command again to resume from there.", file=sys.stderr)
         return 130
+    except training.TrainingDiverged as exc:
+        done = ckpt.last_epoch or initial_epoch
+        kept = (f"the checkpoint after epoch {done} in {ckpt_dir} is untouched"
+                if done else "no checkpoint had been written yet")
+        epoch, step_in = divmod(exc.step - 1, steps_per_epoch)
+        return _fail(f"training stopped: {exc.loss} became {exc.value} at step {exc.step} (epoch "
+                     f"{epoch + 1}, step {step_in + 1} of {steps_per_epoch}). Likely cause: {exc.cause} "
+                     f"Nothing else was written: {kept}; outputs already in {out} are unchanged.",
+                     status=3)
     train_seconds = time.perf_counter() - t0
+    if initial_epoch < epochs:
+        parts = [*parts, round(train_seconds, 2)]
+    _test_pause_outputs(out)
 
     plots.save_png(plots.image_grid(training.generate_from(callbacks.sampler_of(gan), noise), ncols=8),
                    out / "samples.png")
-    if grid.frames and initial_epoch < epochs:
+    if grid.frames:
         plots.write_gif(grid.frames, out / "progress.gif")
     import matplotlib
 
@@ -227,7 +329,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
         "fast": fast, "epochs": epochs, "resumed_from_epoch": initial_epoch,
         "steps": epochs * steps_per_epoch, **run_config, "seed": seed,
         "final_epoch_means": final,
-        "wall_time_s": round(train_seconds, 2),
+        "wall_time_s": round(sum(parts), 2),
+        "wall_time_parts_s": parts,
         "images_per_second": round(timer.images_per_second(), 1) if timer.seconds else None,
         "device": config.device_description(), "versions": config.versions(),
         "strategy": distribute.kind_of(strategy), "replicas": strategy.num_replicas_in_sync,
@@ -249,13 +352,46 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
               f"(floor {f['classifier_score']:.2f})")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if not distribute.is_chief(cluster):
-        print(f"Done in {train_seconds:.0f} s. This worker's outputs in {out} are removed; the chief "
+        print(f"Done in {sum(parts):.0f} s. This worker's outputs in {out} are removed; the chief "
               f"writes {args.out}.")
         return 0
-    print(f"Done in {train_seconds:.0f} s on {metrics['device']}. Wrote:")
+    print(f"Done: {sum(parts):.0f} s of training in {len(parts)} part(s) on {metrics['device']}. Wrote:")
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         print(f"  {out / name}")
     return 0
+
+
+def _test_pause_callbacks(out: Path, steps_per_epoch: int) -> list:
+    """Test hook: ``GAN_HELPERS_TEST_PAUSE=step:k`` stops after global step k (mid-epoch), touching
+    ``<out>/checkpoint.paused``, so that a test can kill the process there."""
+    import keras
+
+    from . import training
+
+    stage, _, at = os.environ.get(training.PAUSE_ENV, "").partition(":")
+    if stage != "step":
+        return []
+
+    class Pause(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch * steps_per_epoch + batch + 1 == int(at):
+                (out / "checkpoint.paused").write_text("step")
+                time.sleep(3600)
+
+    return [Pause()]
+
+
+def _test_pause_outputs(out: Path) -> None:
+    """Test hook: ``GAN_HELPERS_TEST_PAUSE=outputs`` stops after training, before the outputs are
+    written, touching ``<out>/checkpoint.paused``, so that a test can kill the process there."""
+    from . import training
+
+    if os.environ.get(training.PAUSE_ENV) == "outputs":
+        (out / "checkpoint.paused").write_text("outputs")
+        time.sleep(3600)
 
 
 def _quality(gan, digits, fast: bool, seed: int) -> dict:
@@ -288,6 +424,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return train(args)
     return 2  # pragma: no cover - argparse rejects other commands
+
+
+def entry() -> int:
+    """``python -m gan_helpers`` and the ``gan-helpers`` command: TensorFlow's harmless start-up lines
+    are hidden before it is imported, unless ``--verbose`` (or the user's own log level) asks for them."""
+    from . import USER_SET_TF_LOG_LEVEL
+    from ._quiet import hide_tensorflow_startup_lines
+
+    if "--verbose" in sys.argv[1:]:
+        if not USER_SET_TF_LOG_LEVEL:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        hide_tensorflow_startup_lines()
+    return main()
 
 
 if __name__ == "__main__":  # pragma: no cover

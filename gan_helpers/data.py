@@ -140,18 +140,62 @@ def load_dataset(name: str = "mnist", source: str = "auto", with_test: bool = Fa
     raise ValueError(f"dataset {name!r} is not known; choose one of {', '.join(DATASETS)}.")
 
 
+def check_gan_images(images, name: str = "images") -> np.ndarray:
+    """``images`` as float32 [N, H, W, C] in [-1, 1], or a ``TypeError``/``ValueError`` saying what is
+    wrong (uint8 or 0..255 pixels, no channel axis, NaN, empty) and how to get what is allowed."""
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        raise TypeError(f"{name} are uint8 pixels in 0..255; the GAN works on floats in [-1, 1]: "
+                        f"convert them with gh.data.to_gan_range({name}).")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f"{name} must be an array of float pixels in [-1, 1], got dtype {x.dtype}.")
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); give at least one image [N, H, W, C].")
+    if x.ndim == 3:
+        raise ValueError(f"{name} have shape {x.shape}, without the channel axis; the networks take "
+                         f"[N, H, W, C]: use {name}[..., None] (to_gan_range adds it for uint8 digits).")
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be a batch of images [N, H, W, C], got shape {x.shape}.")
+    x = x.astype(np.float32, copy=False)
+    finite = np.isfinite(x)
+    if not finite.all():
+        raise ValueError(f"{name} hold {int((~finite).sum())} NaN or inf pixel values; every pixel must "
+                         "be a number in [-1, 1] (check how they were loaded or scaled).")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1.001 or hi > 1.001:
+        hint = (" They look like 0..255 pixels: use to_gan_range on the uint8 images, or x / 127.5 - 1."
+                if lo >= 0 and hi > 1.5 else "")
+        raise ValueError(f"{name} must be in [-1, 1] (the generator's tanh range), got values in "
+                         f"[{lo:.3g}, {hi:.3g}].{hint}")
+    return x
+
+
 def to_gan_range(images: np.ndarray) -> np.ndarray:
     """uint8 [N, 28, 28] pixels to float32 [N, 28, 28, 1] in [-1, 1], the range of a tanh output."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise TypeError(f"expected uint8 pixels in 0..255, got dtype {images.dtype}")
+        kind = ("they look like images already in [-1, 1], which need no conversion"
+                if images.size and np.issubdtype(images.dtype, np.floating)
+                and np.nanmin(images) >= -1.001 and np.nanmax(images) <= 1.001 else
+                "give the raw uint8 pixels")
+        raise TypeError(f"to_gan_range expects uint8 pixels in 0..255, got dtype {images.dtype}; {kind}.")
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"to_gan_range expects a non-empty batch [N, H, W] or [N, H, W, 1], got shape "
+                         f"{images.shape}.")
     x = images.astype(np.float32) / 127.5 - 1.0
     return x[..., None] if x.ndim == 3 else x
 
 
 def from_gan_range(images) -> np.ndarray:
     """Images in [-1, 1] (any trailing channel) back to uint8 pixels, clipping stray values."""
-    x = np.asarray(images, dtype=np.float32)
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        raise TypeError("from_gan_range expects floats in [-1, 1], got uint8 pixels, which are already "
+                        "in 0..255.")
+    x = x.astype(np.float32)
+    if x.size and (np.nanmax(x) > 1.5 or np.nanmin(x) < -1.5):
+        raise ValueError(f"from_gan_range expects floats in [-1, 1], got values in [{np.nanmin(x):.3g}, "
+                         f"{np.nanmax(x):.3g}]; 0..255 floats need no conversion (use .astype('uint8')).")
     return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
@@ -159,13 +203,43 @@ def make_dataset(images: np.ndarray, batch_size: int, shuffle: bool = True, seed
     """A ``tf.data`` pipeline of full batches (last partial batch dropped) of images in [-1, 1]."""
     import tensorflow as tf
 
-    if batch_size < 1 or batch_size > len(images):
-        raise ValueError(f"batch_size={batch_size} must be between 1 and the "
-                         f"{len(images)} images available.")
+    images = check_gan_images(images)
+    _check_batch_size(batch_size, len(images))
     ds = tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
         ds = ds.shuffle(min(len(images), 10_000), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def resumable_dataset(images: np.ndarray, batch_size: int, seed: int = 0, start_step: int = 0):
+    """An endless ``tf.data`` stream of full batches in which pass p over the data is the permutation
+    drawn from (``seed``, p) alone, starting at batch ``start_step``: a run resumed at any step sees
+    exactly the batches an uninterrupted run would (``make_dataset``'s reshuffling depends on how
+    many times the pipeline was iterated, which a new process does not know)."""
+    import tensorflow as tf
+
+    images = check_gan_images(images)
+    n = len(images)
+    _check_batch_size(batch_size, n)
+    if start_step < 0:
+        raise ValueError(f"start_step must be ≥ 0, got {start_step}")
+    per_pass = n // batch_size
+    first_pass, offset = divmod(int(start_step), per_pass)
+    x = tf.constant(images)
+
+    def one_pass(p):
+        order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), p])))
+        return tf.data.Dataset.from_tensor_slices(order[: per_pass * batch_size]).batch(batch_size)
+
+    batches = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass).skip(offset)
+    return batches.map(lambda idx: tf.gather(x, idx)).prefetch(tf.data.AUTOTUNE)
+
+
+def _check_batch_size(batch_size, n: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a whole number, got {batch_size!r}")
+    if batch_size < 1 or batch_size > n:
+        raise ValueError(f"batch_size={batch_size} must be between 1 and the {n} images available.")
 
 
 def _short(exc: BaseException) -> str:

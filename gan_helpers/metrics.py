@@ -4,6 +4,7 @@ memorisation check on its features, each calibrated against reference sets."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -95,8 +96,11 @@ def _as_gan_images(images) -> np.ndarray:
     x = x.astype(np.float32)
     if x.ndim == 3:
         x = x[..., None]
-    if x.shape[1:] != (28, 28, 1):
-        raise ValueError(f"expected 28×28 single-channel images, got shape {x.shape}")
+    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
+        raise ValueError(f"expected a non-empty batch of 28×28 single-channel images, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("images contain NaN or inf; pixels must be numbers in [-1, 1] (a diverged "
+                         "generator gives NaN)")
     if x.min() < -1.001 or x.max() > 1.001:
         raise ValueError("float images must be in [-1, 1] (the generator's tanh range); "
                          f"got [{x.min():.2f}, {x.max():.2f}]")
@@ -122,12 +126,18 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
     weights, info_file = cache_dir() / f"{key}.weights.h5", cache_dir() / f"{key}.json"
     config.set_seed(seed)  # before building: the initial weights must not depend on earlier draws
     model = build_feature_net()
-    if weights.exists() and info_file.exists() and not retrain:
-        model.load_weights(weights)
-        info = json.loads(info_file.read_text())
-        if verbose:
-            print(f"feature net: loaded from the cache (test accuracy {info['test_accuracy']:.2%})")
-        return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
+    if (weights.exists() or info_file.exists()) and not retrain:
+        try:
+            info = _checked_cache(weights, info_file)
+            model.load_weights(weights)
+            if verbose:
+                print(f"feature net: loaded from the cache (test accuracy {info['test_accuracy']:.2%})")
+            return FeatureNet(model, info["test_accuracy"], digits.source, info["n_train"], info["seconds"])
+        except Exception as exc:  # any damage: never trust it, train again
+            print(f"feature net: the cache {_shown(weights)} is damaged ({type(exc).__name__}); "
+                  "training the net again and replacing it.")
+            config.set_seed(seed)
+            model = build_feature_net()
 
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
@@ -139,11 +149,29 @@ def load_feature_net(source: str = "auto", epochs: int | None = None, retrain: b
     cache_dir().mkdir(parents=True, exist_ok=True)
     model.save_weights(weights)
     info_file.write_text(json.dumps({"test_accuracy": accuracy, "n_train": len(x_tr), "seconds": seconds,
-                                     "source": digits.source, "epochs": epochs}))
+                                     "source": digits.source, "epochs": epochs,
+                                     "sha256": _sha256(weights)}))
     if verbose:
         print(f"feature net: trained on {len(x_tr)} {digits.source} digits in {seconds:.0f} s, "
               f"test accuracy {accuracy:.2%} on {len(x_te)} held-out digits; cached in {_shown(weights)}")
     return FeatureNet(model, accuracy, digits.source, len(x_tr), seconds)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _checked_cache(weights: Path, info_file: Path) -> dict:
+    """The cache's info, after checking that both files are there, the info is whole and the weights
+    match the sha256 it recorded (caches from before the hash was kept are loaded and checked by
+    Keras alone)."""
+    info = json.loads(info_file.read_text())
+    accuracy = float(info["test_accuracy"])
+    if not 0.0 <= accuracy <= 1.0 or int(info["n_train"]) < 1:
+        raise ValueError("implausible info")
+    if "sha256" in info and _sha256(weights) != info["sha256"]:
+        raise ValueError("weights do not match their recorded sha256")
+    return info
 
 
 # ----------------------------------------------------------------------------- the metrics

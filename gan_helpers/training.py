@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
 import shutil
+import time
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +98,10 @@ class GAN(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim or int(generator.input_shape[-1])
+        g_out, d_in = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
+        if g_out != d_in:
+            raise ValueError(f"the generator makes images of shape {g_out} but the discriminator takes "
+                             f"{d_in}; build both for the same image shape.")
         self.seed_generator = keras.random.SeedGenerator(seed)
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1) (0.999 is usual) or None for no average, "
@@ -295,8 +303,21 @@ class GAN(keras.Model):
         return path
 
     def fit(self, *args, shuffle: bool = False, **kwargs):
-        """``keras.Model.fit``; shuffling belongs to the ``tf.data`` pipeline (``make_dataset``)."""
+        """``keras.Model.fit``; shuffling belongs to the ``tf.data`` pipeline (``make_dataset``).
+        Data whose images do not have the generator's output shape are refused before training."""
+        self._check_data_fits(args[0] if args else kwargs.get("x"))
         return super().fit(*args, shuffle=shuffle, **kwargs)
+
+    def _check_data_fits(self, x) -> None:
+        spec = getattr(x, "element_spec", None)
+        spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        shape = getattr(spec, "shape", None) if spec is not None else getattr(x, "shape", None)
+        if shape is None or len(shape) < 2 or any(d is None for d in tuple(shape)[1:]):
+            return
+        want = tuple(self.generator.output_shape[1:])
+        if tuple(shape[1:]) != want:
+            raise ValueError(f"the data's images have shape {tuple(shape[1:])} but the generator makes "
+                             f"{want}; resize the data or build the networks for its shape.")
 
     def _state_groups(self):
         """Every variable a resumed run needs, by group: the networks' weights and their layers'
@@ -313,33 +334,49 @@ class GAN(keras.Model):
 
     def save_state(self, directory: str | os.PathLike, epoch: int, meta: dict | None = None,
                    extras: dict[str, object] | None = None) -> Path:
-        """Checkpoint everything a resumed run needs (see ``_state_groups``) and the epoch.
+        """Checkpoint everything a resumed run needs (see ``_state_groups``) and the epoch; ``extras``
+        are side files (JSON, or ``.npy`` for arrays), such as the loss history.
 
-        It is written to a temporary folder and swapped in, so an interruption never leaves a
-        half-written checkpoint."""
+        It is written to ``<directory>.tmp`` (meta.json last, as the mark of a complete write) and
+        swapped in, so a kill at any moment leaves a checkpoint that ``recover_checkpoint`` repairs."""
         if not hasattr(self, "d_optimizer"):
             raise RuntimeError("compile() the GAN with its optimizers before save_state()")
         directory = Path(directory)
-        tmp = directory.with_name(directory.name + ".tmp")
+        tmp, old = _sibling(directory, ".tmp"), _sibling(directory, ".old")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         arrays = {f"{group}/{i}": keras.ops.convert_to_numpy(v)
                   for group, variables in self._state_groups().items()
                   for i, v in enumerate(variables)}
-        np.savez(tmp / "state.npz", **arrays)
-        (tmp / "meta.json").write_text(json.dumps({"epoch": int(epoch), **(meta or {})}, indent=2))
-        for name, obj in (extras or {}).items():  # small JSON side files, e.g. the loss history
-            (tmp / f"{name}.json").write_text(json.dumps(obj))
-        old = directory.with_name(directory.name + ".old")
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        raw = buffer.getvalue()
+        with open(tmp / "state.npz", "wb") as f:      # in two halves: the test hook can stop in between
+            f.write(raw[: len(raw) // 2])
+            f.flush()
+            _test_pause("write", epoch, directory)
+            f.write(raw[len(raw) // 2:])
+            f.flush()
+            os.fsync(f.fileno())
+        for name, obj in (extras or {}).items():
+            if isinstance(obj, np.ndarray):
+                np.save(tmp / f"{name}.npy", obj)
+            else:
+                _write_synced(tmp / f"{name}.json", json.dumps(obj))
+        _write_synced(tmp / "meta.json", json.dumps(
+            {"epoch": int(epoch), "format": CHECKPOINT_FORMAT, **(meta or {})}, indent=2))
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
             directory.rename(old)
+        _test_pause("swap", epoch, directory)
         tmp.rename(directory)
+        _test_pause("clean", epoch, directory)
         shutil.rmtree(old, ignore_errors=True)
         return directory
 
     def load_state(self, directory: str | os.PathLike) -> dict:
-        """Restore a checkpoint written by ``save_state``; returns its meta (``meta["epoch"]``)."""
+        """Restore a checkpoint written by ``save_state``; returns its meta (``meta["epoch"]``).
+        A damaged, foreign or mismatched checkpoint raises ``ValueError`` and changes nothing."""
         directory = Path(directory)
         missing = [f for f in STATE_FILES if not (directory / f).exists()]
         if missing:
@@ -347,24 +384,143 @@ class GAN(keras.Model):
                                     f"{', '.join(missing)})")
         if not hasattr(self, "d_optimizer"):
             raise RuntimeError("compile() the GAN with its optimizers before load_state()")
-        with np.load(directory / "state.npz") as state:
-            groups = self._state_groups()
-            for group, variables in groups.items():
-                saved = [k for k in state.files if k.startswith(group + "/")]
-                if len(saved) != len(variables):
-                    raise ValueError(f"{directory}: the checkpoint's {group} has {len(saved)} "
-                                     f"variables, this GAN's has {len(variables)}; was it made with "
-                                     "another model size or optimizer?")
-                for i, var in enumerate(variables):
-                    value = state[f"{group}/{i}"]
-                    if tuple(value.shape) != tuple(var.shape):
-                        raise ValueError(f"{directory}: {group} variable {var.path} has shape "
-                                         f"{value.shape} in the checkpoint, {var.shape} here; was it made "
-                                         "with another model size?")
-            for group, variables in groups.items():  # all checked: now assign
-                for i, var in enumerate(variables):
-                    var.assign(state[f"{group}/{i}"])
-        return json.loads((directory / "meta.json").read_text())
+        meta = read_checkpoint_meta(directory)
+        try:
+            with np.load(directory / "state.npz") as npz:
+                state = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(f"{directory / 'state.npz'} is damaged ({type(exc).__name__}: "
+                             f"{str(exc)[:80]}); it cannot be resumed. Start again without it "
+                             "(CLI: --restart).") from None
+        groups = self._state_groups()
+        for group, variables in groups.items():
+            saved = [k for k in state if k.startswith(group + "/")]
+            if len(saved) != len(variables):
+                raise ValueError(f"{directory}: the checkpoint's {group} has {len(saved)} "
+                                 f"variables, this GAN's has {len(variables)}; was it made with "
+                                 "another model size or optimizer?")
+            for i, var in enumerate(variables):
+                value = state[f"{group}/{i}"]
+                if tuple(value.shape) != tuple(var.shape):
+                    raise ValueError(f"{directory}: {group} variable {var.path} has shape "
+                                     f"{value.shape} in the checkpoint, {var.shape} here; was it made "
+                                     "with another model size?")
+        for group, variables in groups.items():  # all checked: now assign
+            for i, var in enumerate(variables):
+                var.assign(state[f"{group}/{i}"])
+        return meta
+
+
+CHECKPOINT_FORMAT = 1    # meta.json's "format"; a checkpoint without one is format 1
+PAUSE_ENV = "GAN_HELPERS_TEST_PAUSE"   # test hook: "stage:epoch" (see _test_pause)
+
+
+def _sibling(directory: Path, suffix: str) -> Path:
+    return directory.with_name(directory.name + suffix)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _test_pause(stage: str, epoch: int, directory: Path) -> None:
+    """Test hook: with ``GAN_HELPERS_TEST_PAUSE=stage:epoch`` the checkpoint writer stops at that
+    point of that epoch's write (``write``: half of state.npz written; ``swap``: the old checkpoint
+    moved aside, the new one not yet in place; ``clean``: the old one not yet deleted), touches
+    ``<directory>.paused`` and sleeps, so that a test can kill the process exactly there."""
+    if os.environ.get(PAUSE_ENV) == f"{stage}:{int(epoch)}":
+        _sibling(directory, ".paused").write_text(stage)
+        time.sleep(3600)
+
+
+def read_checkpoint_meta(directory: str | os.PathLike) -> dict:
+    """A checkpoint's meta.json, refusing one that is unreadable or from another format version."""
+    path = Path(directory) / "meta.json"
+    try:
+        meta = json.loads(path.read_text())
+        epoch = int(meta["epoch"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is unreadable ({type(exc).__name__}: {str(exc)[:80]}); the "
+                         "checkpoint cannot be resumed.") from None
+    fmt = meta.get("format", 1)
+    if fmt != CHECKPOINT_FORMAT:
+        raise ValueError(f"{directory} was written by another version of gan_helpers (checkpoint format "
+                         f"{fmt!r}; this version reads format {CHECKPOINT_FORMAT}).")
+    if epoch < 0:
+        raise ValueError(f"{path} gives epoch {epoch}; it must be ≥ 0.")
+    return meta
+
+
+def _complete(directory: Path) -> bool:
+    """True when ``directory`` holds a whole checkpoint: meta.json (written last) readable and
+    state.npz an intact zip archive."""
+    try:
+        read_checkpoint_meta(directory)
+        with zipfile.ZipFile(directory / "state.npz") as z:
+            return z.testzip() is None
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error):
+        return False
+
+
+def recover_checkpoint(directory: str | os.PathLike) -> str | None:
+    """Repair what a kill during ``save_state`` can leave, before a run resumes from ``directory``.
+
+    A complete ``.tmp`` is newer than anything else and is swapped in; an incomplete one is
+    deleted. With no checkpoint in place, a complete ``.old`` is put back; with one, ``.old`` is a
+    stale copy and is deleted. Returns one line saying what was done, or None when nothing was."""
+    directory = Path(directory)
+    tmp, old = _sibling(directory, ".tmp"), _sibling(directory, ".old")
+    _sibling(directory, ".paused").unlink(missing_ok=True)
+    done = []
+    if tmp.exists():
+        if _complete(tmp):
+            shutil.rmtree(old, ignore_errors=True)
+            if directory.exists():
+                directory.rename(old)
+            tmp.rename(directory)
+            done.append(f"used the complete {tmp.name} that an interrupted save left")
+        else:
+            shutil.rmtree(tmp)
+            done.append(f"deleted the half-written {tmp.name}")
+    if old.exists():
+        if not directory.exists() and _complete(old):
+            old.rename(directory)
+            done.append(f"restored {old.name}, the last complete checkpoint")
+        else:
+            shutil.rmtree(old)
+            done.append(f"deleted the superseded {old.name}")
+    return f"Checkpoint {directory}: " + "; ".join(done) + "." if done else None
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss became NaN or infinite; the message names the step, the loss and the likely cause."""
+
+    def __init__(self, step: int, loss: str, value: float, cause: str):
+        self.step, self.loss, self.value, self.cause = step, loss, value, cause
+        super().__init__(f"{loss} became {value} at step {step}. Likely cause: {cause}")
+
+
+def divergence_cause(lr: float, mixed_precision: bool = False, custom_loss: bool = False) -> str:
+    """The likely reasons a GAN's loss became NaN or inf, most likely first, for the message."""
+    causes = {
+        "lr": f"the learning rate ({lr:g}) may be too high for this model; the recipe uses 2e-3, so try a "
+              "tenth of yours",
+        "logits": "a loss given probabilities where it expects logits (D must end without a sigmoid "
+                  "and losses must use from_logits=True, as gan_helpers.losses does)",
+        "scale": "under mixed precision the loss scale overflowed float16 (wrap both optimizers in "
+                 "LossScaleOptimizer, as make_optimizers(mixed_precision=True) does)",
+    }
+    order = ["lr", "logits", "scale"]
+    if mixed_precision:
+        order = ["scale", "lr", "logits"]
+    if custom_loss and lr <= 0.01:
+        order.remove("logits")
+        order.insert(0, "logits")
+    first, *rest = order
+    return f"{causes[first]}. Other possible causes: " + "; ".join(causes[k] for k in rest) + "."
 
 
 STUDY_FILE = "dcgan_recipe_study.json"

@@ -87,7 +87,7 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(small_images, t
     first.save_state(tmp_path / "ckpt", epoch=1, meta={"note": "x"})
     resumed = make_gan(seed=99)  # different init and RNG: everything must come from the checkpoint
     meta = resumed.load_state(tmp_path / "ckpt")
-    assert meta == {"epoch": 1, "note": "x"}
+    assert meta == {"epoch": 1, "format": training.CHECKPOINT_FORMAT, "note": "x"}
     resumed.fit(ds, epochs=2, initial_epoch=1, verbose=0)
     for a, b in zip(straight.generator.get_weights() + straight.discriminator.get_weights(),
                     resumed.generator.get_weights() + resumed.discriminator.get_weights()):
