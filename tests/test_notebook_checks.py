@@ -18,11 +18,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 MUTATIONS = {
     "01_adversarial_learning_overview.ipynb": [
         ("predicted.append(eps * np.abs(w).sum())", "predicted.append(eps * np.linalg.norm(w))"),
-        ("gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5))",
-         "gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5), "
-         "g_loss_fn=lambda l: -gh.losses.generator_loss_nonsaturating(l))"),
-        ("np.testing.assert_allclose(np.abs(shift), e * np.abs(w).sum(), rtol=1e-3)",
-         "np.testing.assert_allclose(np.abs(shift), e * np.sqrt((w ** 2).sum()), rtol=1e-3)"),
+        ("best = linprog(-w, bounds=(-eps, eps)", "best = linprog(-w, bounds=(0, eps)"),    # the solver
+        ('            g_loss_fn="nonsaturating")',
+         "            g_loss_fn=lambda l: -gh.losses.generator_loss_nonsaturating(l))"),
+        ("np.testing.assert_allclose(shift, np.where(y_te == 1, -1.0, 1.0) * e * np.abs(w).sum(), rtol=1e-3)",
+         "np.testing.assert_allclose(shift, np.where(y_te == 1, -1.0, 1.0) * e * np.sqrt((w ** 2).sum()), "
+         "rtol=1e-3)"),
+        ("direction = np.where(y_te[:, None] == 1, -1.0, 1.0) * np.sign(w)",
+         "direction = np.where(y_te[:, None] == 1, 1.0, -1.0) * np.sign(w)"),              # the attack's sign
     ],
     "03_toy_gan_mode_collapse.ipynb": [
         ("cov = ds.sigma**2 * np.eye(2) + centred.T @ centred / ds.n_modes",
@@ -84,7 +87,35 @@ MUTATIONS = {
         ("return tf.reduce_mean(tf.nn.softplus(-l) + tf.nn.softplus(l))",
          "return tf.reduce_mean(tf.nn.softplus(-l))"),                                 # mistake 1
         ("loss = sign * value(d_net, real_b, fake_b)",
-         "loss = -sign * value(d_net, real_b, fake_b)"),                               # mistake 3
+         "loss = 0 * sign * value(d_net, real_b, fake_b)"),          # mistake 4: a no-op D must fail too
+        ("loss = sign * value(d_net, real_b, fake_b)",
+         "loss = -sign * value(d_net, real_b, fake_b)"),                               # mistake 4
+        # C(G) on Gaussians: sampling against integration (no longer the same integrand on both sides)
+        ("np.log(1 - d_star_at(mu + sigma * z_s, mu, sigma))",
+         "np.log(d_star_at(mu + sigma * z_s, mu, sigma))"),
+        ("rhs = -np.log(4) + 2 * gh.theory.js_divergence_gaussians(0, 1, mu, sigma)",
+         "rhs = -np.log(4) + gh.theory.js_divergence_gaussians(0, 1, mu, sigma)"),
+        # saturation over the whole region l ≤ −3
+        ("per_logit_mm = -tf.nn.softplus(l)", "per_logit_mm = -tf.nn.softplus(-l)"),
+        # Theorem 2.5 (7b) and its minimax counterpart
+        ("kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0]\n"
+         "                                - 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
+         "kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0], mu0, s0)"),
+        ("two_jsd = fd_grad(lambda m, s: 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
+         "two_jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)"),
+        ("ns_obj, mm_obj = kj[..., 0] - 2 * kj[..., 1], kj[..., 1]",
+         "ns_obj, mm_obj = kj[..., 1], kj[..., 0] - 2 * kj[..., 1]"),
+        # mistake 2: L_G = L_D
+        ("np.testing.assert_allclose(grad_fake * n_b, tf.sigmoid(l_fake).numpy(),",
+         "np.testing.assert_allclose(grad_fake * n_b, -(1 - tf.sigmoid(l_fake).numpy()),"),
+        ('for name, g_loss in (("L_G = L_D", lambda lf: gh.losses.discriminator_loss(l_real_fixed, lf)),',
+         'for name, g_loss in (("L_G = L_D", gh.losses.generator_loss_nonsaturating),'),
+        # mistake 3: the double sigmoid's gradient
+        ("np.testing.assert_allclose(g_double, -tf.sigmoid(-s_l).numpy() * s_l * (1 - s_l), rtol=1e-10)",
+         "np.testing.assert_allclose(g_double, -tf.sigmoid(-s_l).numpy() * (1 - s_l), rtol=1e-10)"),
+        ("double_real = tf.nn.softplus(-tf.sigmoid(l))", "double_real = tf.nn.softplus(-l)"),
+        # mistake 5: a single fixed z
+        ("z_one = tf.repeat(z_batch[:1], 16, axis=0)", "z_one = z_batch"),
     ],
 }
 

@@ -265,8 +265,15 @@ def test_recorder_grid_and_animation(tmp_path):
     assert len([a for a in fig.axes if a.images]) == 3
     html = plots.landscape_animation(rec.snapshots, real, size=2).to_jshtml()
     assert html.count("data:image/png;base64") >= 3
+    from io import BytesIO
+
+    from PIL import Image
+    gif = plots.landscape_gif(rec.snapshots, real, size=2, dpi=40)
+    assert gif[:6] == b"GIF89a" and Image.open(BytesIO(gif)).n_frames == 3
     with pytest.raises(ValueError, match="ToyRecorder"):
         plots.landscape_grid([], real)
+    with pytest.raises(ValueError, match="ToyRecorder"):
+        plots.landscape_gif([], real)
 
 
 def test_steps_per_execution_divides_every_and_stays_small():
