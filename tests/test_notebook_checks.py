@@ -45,6 +45,21 @@ MUTATIONS = {
         ("np.testing.assert_allclose(sigma_max, 1.0, atol=0.02)",
          "np.testing.assert_allclose(sigma_max, 0.5, atol=0.02)"),                                   # (7)
         ("np.sqrt(h.var(0) + 1e-8).mean()", "np.sqrt(h.var(1) + 1e-8).mean()"),                      # (8)
+        # coverage and KL over the high-quality samples only
+        ('np.testing.assert_allclose(one_hq["kl_hq"], np.log(8)',
+         'np.testing.assert_allclose(one_hq["kl_hq"], np.log(4)'),
+        ('np.testing.assert_allclose(one_hq["top2_share"], collapsed["high_quality"]',
+         'np.testing.assert_allclose(one_hq["top2_share"], collapsed["high_quality"] / 2'),
+        # the collapse criterion must count high-quality samples, not the nearest-mode histogram of all
+        ('return gh.toy.collapse_stats(cov)["top2_share"] >= 0.8', 'return cov["kl_uniform"] >= 0.8'),
+        # spectral norm: a plain network must fail the per-layer check, and the check must see it
+        ("sn_d = gh.models.build_mlp_discriminator(spectral_norm=True)",
+         "sn_d = gh.models.build_mlp_discriminator(spectral_norm=False)"),
+        ("plain_d = gh.models.build_mlp_discriminator(spectral_norm=False)",
+         "plain_d = sn_d"),
+        # WGAN-GP Algorithm 1: a trainer that shows one batch to every critic step must fail
+        ("fresh._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
+         "fresh._d_step = lambda real, *args: (seen.append(five_batches[-32:]), d_step(real, *args))[1]"),
     ],
     "04_dcgan_mnist.ipynb": [
         ("betas = np.array([min(RECIPE.ema_decay, (1 + t) / (10 + t))",
