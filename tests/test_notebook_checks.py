@@ -114,7 +114,7 @@ MUTATIONS = {
         ("per_logit_mm = -tf.nn.softplus(l)", "per_logit_mm = -tf.nn.softplus(-l)"),
         # Theorem 2.5 (7b) and its minimax counterpart
         ("kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0]\n"
-         "                                - 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
+         "                            - 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
          "kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0], mu0, s0)"),
         ("two_jsd = fd_grad(lambda m, s: 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
          "two_jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)"),
