@@ -183,6 +183,38 @@ def check_score_change(fn: Callable) -> bool:
     return _passed("change of a linear score")
 
 
+def check_flip_budget(fn: Callable) -> bool:
+    """``fn(w, x, c)`` must return the smallest L∞ budget ε that lets an attacker flip the sign of the
+    linear score w·x + c: |w·x + c| / ‖w‖₁, because the worst η moves the score by ε‖w‖₁ (eq. 2)."""
+    rng = np.random.default_rng(2)
+    for n, c in ((4, 0.3), (784, -1.5), (50, 2.0)):
+        w, x = rng.normal(size=n), rng.uniform(size=n)
+        score = float(w @ x + c)
+        want = abs(score) / float(np.abs(w).sum())
+        got = float(_call(fn, w, x, c))
+        if not np.isfinite(got) or got < 0:
+            raise ExerciseFailed(f"a budget is a non-negative number; yours is {got} (for n = {n}). "
+                                 "Did you forget the absolute value of the score?")
+        if not np.isclose(got, want, rtol=1e-6):
+            hints = {round(abs(score) / float(np.linalg.norm(w)), 9):
+                     "you divided by ‖w‖₂; in L∞ each feature moves by ε, so the score moves by ε‖w‖₁.",
+                     round(abs(float(w @ x)) / float(np.abs(w).sum()), 9):
+                     "the bias c is part of the score: the attacker must cross w·x + c = 0.",
+                     round(abs(score) / float(np.abs(w).max()), 9):
+                     "you divided by max|w_i|; all n features move at once, each by ε."}
+            hint = hints.get(round(got, 9), "the worst η changes the score by ε‖w‖₁ (equation 2); "
+                                            "set that equal to the distance |w·x + c| to the boundary.")
+            # the answer is checked against the attack itself, not only the formula
+            raise ExerciseFailed(f"for n = {n} your budget is {got:.5f}, the smallest that flips the "
+                                 f"sign is {want:.5f}; {hint}")
+        for factor, flips in ((1 - 1e-6, False), (1 + 1e-6, True)):
+            eta = -np.sign(score) * factor * got * np.sign(w)
+            if (np.sign(w @ (x + eta) + c) != np.sign(score)) != flips:
+                raise ExerciseFailed(f"for n = {n} the worst attack with ε = {factor:.6f} × your budget "
+                                     f"{'does not flip' if flips else 'already flips'} the sign.")
+    return _passed("smallest budget that flips a linear classifier")
+
+
 # ------------------------------------------------------------------ notebook 02
 def check_optimal_discriminator(fn: Callable) -> bool:
     """``fn(p_data, p_g)`` must return D* = p_data / (p_data + p_g), elementwise."""
@@ -219,6 +251,31 @@ def check_jsd(fn: Callable) -> bool:
     if abs(float(_call(fn, np.array([1.0, 0.0]), np.array([0.0, 1.0]))) - np.log(2)) > 1e-9:
         raise ExerciseFailed("disjoint distributions must give the maximum, log 2.")
     return _passed("Jensen–Shannon divergence")
+
+
+def check_lsgan_d_star(fn: Callable) -> bool:
+    """``fn(p_data, p_g, a, b)`` must return the least-squares GAN's optimal discriminator for labels
+    a (fake) and b (real), the pointwise minimiser of ½p_data(D − b)² + ½p_g(D − a)²:
+    D* = (b·p_data + a·p_g) / (p_data + p_g)."""
+    p_data = np.array([0.5, 0.2, 0.0, 0.3, 0.05])
+    p_g = np.array([0.5, 0.6, 0.4, 0.0, 0.15])
+    for a, b in ((0.0, 1.0), (-1.0, 1.0), (-1.0, 0.0), (0.5, 2.0)):
+        got = np.asarray(_call(fn, p_data, p_g, a, b), dtype=np.float64)
+        want = (b * p_data + a * p_g) / (p_data + p_g)
+        if got.shape != want.shape:
+            raise ExerciseFailed(f"expected one value per point, shape {want.shape}; got {got.shape}")
+        if not np.allclose(got, want, atol=1e-9):
+            if np.allclose(got, p_data / (p_data + p_g), atol=1e-9):
+                hint = ("that is the cross-entropy GAN's D*; it coincides with LSGAN's only for a = 0, "
+                        "b = 1. Set the derivative of ½a'(D − b)² + ½b'(D − a)² to zero.")
+            elif np.allclose(got, (a * p_data + b * p_g) / (p_data + p_g), atol=1e-9):
+                hint = "the labels are swapped: real points (density p_data) are pulled towards b."
+            else:
+                hint = ("for each x minimise ½p_data(D − b)² + ½p_g(D − a)²: a weighted mean of the "
+                        "two labels, weighted by the densities.")
+            raise ExerciseFailed(f"with a = {a}, b = {b}: you give {np.round(got, 4).tolist()}, "
+                                 f"expected {np.round(want, 4).tolist()}; {hint}")
+    return _passed("least-squares GAN optimal discriminator")
 
 
 # ------------------------------------------------------------------ notebook 03
@@ -290,6 +347,55 @@ def check_minibatch_std(fn: Callable) -> bool:
     if abs(collapsed[0, -1]) > 1e-2:
         raise ExerciseFailed("a batch of identical samples must get an extra feature of about 0.")
     return _passed("minibatch standard deviation")
+
+
+def _two_bumps_divergences(mu: float, sigma: float) -> tuple[float, float]:
+    """(KL(p_data ‖ p_g), KL(p_g ‖ p_data)) for p_data = ½N(−2, 0.5²) + ½N(2, 0.5²), p_g = N(mu, sigma²)."""
+    from scipy.integrate import trapezoid
+
+    from .theory import gaussian_logpdf, gaussian_mixture_logpdf
+
+    x = np.linspace(-15, 15, 60_001)
+    lp, lq = gaussian_mixture_logpdf(x, [-2.0, 2.0], 0.5), gaussian_logpdf(x, mu, sigma)
+    return float(trapezoid(np.exp(lp) * (lp - lq), x)), float(trapezoid(np.exp(lq) * (lq - lp), x))
+
+
+def check_mode_seeking_fit(answers: dict) -> bool:
+    """``answers`` = {"forward": (mu, sigma), "reverse": (mu, sigma)}: the single Gaussian N(mu, sigma²)
+    that minimises KL(p_data ‖ p_g) and the one that minimises KL(p_g ‖ p_data), for the two-bump
+    p_data = ½N(−2, 0.5²) + ½N(2, 0.5²); each must reach its divergence's minimum within 0.01 nats."""
+    from scipy.optimize import minimize
+
+    if not isinstance(answers, dict) or set(answers) != {"forward", "reverse"}:
+        raise ExerciseFailed('answer with a dict {"forward": (mu, sigma), "reverse": (mu, sigma)}.')
+    pairs = {}
+    for key in ("forward", "reverse"):
+        try:
+            mu, sigma = (float(v) for v in answers[key])
+        except (TypeError, ValueError):
+            raise ExerciseFailed(f"answers[{key!r}] must be two numbers (mu, sigma), got "
+                                 f"{answers[key]!r}.") from None
+        if not sigma > 0:
+            raise ExerciseFailed(f"sigma must be positive; answers[{key!r}] has sigma = {sigma}.")
+        pairs[key] = (mu, sigma)
+    best_forward = _two_bumps_divergences(0.0, float(np.sqrt(0.25 + 4.0)))[0]   # moment matching
+    best_reverse = minimize(lambda v: _two_bumps_divergences(v[0], abs(v[1]))[1], [1.8, 0.6],
+                            method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-7}).fun
+    fwd = _two_bumps_divergences(*pairs["forward"])[0]
+    rev = _two_bumps_divergences(*pairs["reverse"])[1]
+    if fwd > best_forward + 0.01:
+        hint = ("that is the reverse-KL answer: KL(p_data ‖ p_g) is infinite-ish wherever p_g misses "
+                "data, so it must cover both bumps." if abs(abs(pairs["forward"][0]) - 2) < 0.3 else
+                "KL(p_data ‖ p_g) over Gaussians p_g is minimised by matching p_data's mean and variance.")
+        raise ExerciseFailed(f"your forward fit N({pairs['forward'][0]:.2f}, {pairs['forward'][1]:.2f}²) "
+                             f"has KL(p_data ‖ p_g) = {fwd:.3f}, the minimum is {best_forward:.3f}; {hint}")
+    if rev > best_reverse + 0.01:
+        hint = ("a Gaussian spread over both bumps puts mass between them, where p_data ≈ 0, and "
+                "KL(p_g ‖ p_data) punishes that hard: sit on one bump." if abs(pairs["reverse"][0]) < 1
+                else "scan mu and sigma, for example with gh.theory.reverse_kl_and_jsd.")
+        raise ExerciseFailed(f"your reverse fit N({pairs['reverse'][0]:.2f}, {pairs['reverse'][1]:.2f}²) "
+                             f"has KL(p_g ‖ p_data) = {rev:.3f}, the minimum is {best_reverse:.3f}; {hint}")
+    return _passed("mode-covering forward KL and mode-seeking reverse KL")
 
 
 # ------------------------------------------------------------------ notebook 05

@@ -121,9 +121,10 @@ def plot_losses(history: dict[str, list[float]], steps_per_epoch: int | None = N
 
 # ----------------------------------------------------------------------------- 2-D toy GANs
 def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None = 0.35,
-                   title: str | None = None, colorbar: bool = False):
+                   title: str | None = None, colorbar: bool = False, ticks: bool = True):
     """One ``gh.toy.Snapshot`` on one axes: D(x) as a heat map (probability, or critic score),
-    real points in white, generated points in red, and arrows of −∇ₓ L_G on the generated points.
+    real points in black, generated points in green, and arrows of −∇ₓ L_G on the generated points.
+    Generated points outside the frame are counted in the title.
 
     ``arrow_length`` scales the arrows so the longest 5% reach that length (in data units); pass
     None for true lengths (then vanishing gradients show as vanishing arrows)."""
@@ -131,11 +132,16 @@ def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None =
 
     ax = ax or plt.gca()
     extent = (snap.grid_x.min(), snap.grid_x.max(), snap.grid_y.min(), snap.grid_y.max())
-    vmin, vmax = (None, None) if snap.is_critic else (0.0, 1.0)
+    if snap.is_critic:                       # a critic's score is unbounded: centre the colours on 0
+        bound = float(np.abs(snap.d_values).max()) or 1.0
+        vmin, vmax = -bound, bound
+    else:
+        vmin, vmax = 0.0, 1.0
     im = ax.imshow(snap.d_values, origin="lower", extent=extent, cmap="RdBu_r", vmin=vmin, vmax=vmax,
                    interpolation="bilinear", aspect="equal")
-    ax.scatter(real[:, 0], real[:, 1], s=3, c="white", edgecolors="none", label="real")
-    ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=5, c="red", edgecolors="none", label="generated")
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="black", edgecolors="none", label="real")
+    ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=7, c="#2ca02c", edgecolors="black", linewidths=0.2,
+               label="generated")
     n = len(snap.push)
     push = snap.push
     if arrow_length is not None:
@@ -146,40 +152,75 @@ def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None =
               scale_units="xy", scale=1.0, width=0.004, color="black", alpha=0.7)
     ax.set_xlim(extent[:2])
     ax.set_ylim(extent[2:])
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title if title is not None else f"step {snap.step}", fontsize=9)
+    if ticks:
+        ax.tick_params(labelsize=6, length=2, pad=1)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    outside = int(np.sum((snap.fake[:, 0] < extent[0]) | (snap.fake[:, 0] > extent[1])
+                         | (snap.fake[:, 1] < extent[2]) | (snap.fake[:, 1] > extent[3])))
+    label = title if title is not None else f"step {snap.step}"
+    ax.set_title(label + (f" ({outside} outside)" if outside else ""), fontsize=9)
     if colorbar:
         plt.colorbar(im, ax=ax, fraction=0.046, label="critic score" if snap.is_critic else "D(x)")
     return im
 
 
 def landscape_grid(snaps: list, real: np.ndarray, ncols: int = 4, size: float = 2.6, titles=None):
-    """A grid of ``plot_landscape`` panels, one per snapshot."""
+    """A grid of ``plot_landscape`` panels, one per snapshot, with one shared colour bar."""
     import matplotlib.pyplot as plt
 
     if not snaps:
-        raise ValueError("no snapshots to draw; train with gh.callbacks.ToyRecorder first")
+        raise ValueError("no snapshots to draw; train with gh.toy.ToyRecorder first")
     nrows = int(np.ceil(len(snaps) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.8, size * nrows), squeeze=False,
+                             layout="constrained")
+    im = None
     for i, ax in enumerate(axes.flat):
         if i < len(snaps):
-            plot_landscape(snaps[i], real, ax, title=None if titles is None else titles[i])
+            im = plot_landscape(snaps[i], real, ax, title=None if titles is None else titles[i])
         else:
             ax.axis("off")
-    fig.tight_layout()
+    fig.colorbar(im, ax=axes, shrink=0.8, label="critic score" if snaps[0].is_critic else "D(x)")
     return fig
+
+
+def landscape_gif(snaps: list, real: np.ndarray, size: float = 3.6, dpi: int = 70,
+                  seconds_per_frame: float = 0.6, titles=None, colors: int = 64) -> bytes:
+    """The snapshots as an animated GIF (bytes): ``IPython.display.Image(data=…, format="gif")``
+    shows it in Jupyter, Colab and GitHub alike, with no JavaScript and no web fonts."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    if not snaps:
+        raise ValueError("no snapshots to animate; train with gh.toy.ToyRecorder first")
+    frames = []
+    for i, snap in enumerate(snaps):
+        fig, ax = plt.subplots(figsize=(size + 0.7, size), dpi=dpi, layout="constrained")
+        plot_landscape(snap, real, ax, title=None if titles is None else titles[i], colorbar=True)
+        fig.canvas.draw()
+        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]))
+        plt.close(fig)
+    palette = frames[-1].quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    out = io.BytesIO()
+    durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   optimize=True)
+    return out.getvalue()
 
 
 def landscape_animation(snaps: list, real: np.ndarray, size: float = 4.0, interval_ms: int = 300,
                         titles=None):
-    """The snapshots as a matplotlib animation; ``HTML(anim.to_jshtml())`` plays it in Jupyter,
-    Colab, and GitHub's viewer (the frames are saved in the notebook as HTML)."""
+    """The snapshots as a matplotlib animation for Jupyter (``HTML(anim.to_jshtml())``). GitHub strips
+    its JavaScript, so notebooks ship ``landscape_gif`` and offer this only as an extra."""
     import matplotlib.pyplot as plt
     from matplotlib import animation
 
     if not snaps:
-        raise ValueError("no snapshots to animate; train with gh.callbacks.ToyRecorder first")
+        raise ValueError("no snapshots to animate; train with gh.toy.ToyRecorder first")
     fig, ax = plt.subplots(figsize=(size, size))
 
     def draw(i):

@@ -72,3 +72,56 @@ def js_divergence_gaussians(mu1: float, s1: float, mu2: float, s2: float) -> flo
         return 0.5 * (np.exp(lp) * (lp - lm) + np.exp(lq) * (lq - lm))
 
     return integrate(integrand, lo, hi)
+
+
+# ------------------------------------------------------------------ why the NS generator seeks modes
+def kl_divergence_gaussians(mu1: float, s1: float, mu2: float, s2: float) -> float:
+    """KL(N(mu1, s1²) ‖ N(mu2, s2²)) in nats, in closed form."""
+    if s1 <= 0 or s2 <= 0:
+        raise ValueError(f"standard deviations must be positive, got {s1} and {s2}")
+    return float(np.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2 * s2**2) - 0.5)
+
+
+def gaussian_mixture_logpdf(x, mus, sigma: float = 1.0, weights=None) -> np.ndarray:
+    """log of Σ_k w_k N(x; mu_k, sigma²) in 1-D (equal weights by default), stable in the tails."""
+    mus = np.atleast_1d(np.asarray(mus, dtype=np.float64))
+    w = np.full(len(mus), 1 / len(mus)) if weights is None else _as_distribution(weights, "weights")
+    logs = np.stack([np.log(wk) + gaussian_logpdf(x, m, sigma) for wk, m in zip(w, mus) if wk > 0])
+    return np.logaddexp.reduce(logs, axis=0)
+
+
+def _gauss_expectation(f, mu: float, sigma: float, lo: float, hi: float, n: int = 200_001) -> float:
+    """E_{x ~ N(mu, sigma²)}[f(x)] by the trapezoidal rule on [lo, hi] (f gets log p_g too)."""
+    x = np.linspace(lo, hi, n)
+    lq = gaussian_logpdf(x, mu, sigma)
+    return float(trapezoid(np.exp(lq) * f(x, lq), x))
+
+
+def generator_loss_at_frozen_dstar(mu: float, sigma: float, mu0: float, sigma0: float, log_p_data,
+                                   loss: str = "nonsaturating", lo: float = -15.0,
+                                   hi: float = 15.0) -> float:
+    """The generator's expected loss for p_g = N(mu, sigma²) against the optimal discriminator of
+    p_g0 = N(mu0, sigma0²), held fixed: E[−log D*(x)] (non-saturating) or E[log(1 − D*(x))]
+    (minimax). Its gradient in (mu, sigma) at (mu0, sigma0) is what one G step follows at D*."""
+    if loss not in ("nonsaturating", "minimax"):
+        raise ValueError(f"loss must be 'nonsaturating' or 'minimax', got {loss!r}")
+
+    def per_point(x, _lq):
+        lp, lq0 = log_p_data(x), gaussian_logpdf(x, mu0, sigma0)
+        log_d = lp - np.logaddexp(lp, lq0)              # log D*(x)
+        log_1md = lq0 - np.logaddexp(lp, lq0)           # log(1 − D*(x))
+        return -log_d if loss == "nonsaturating" else log_1md
+
+    return _gauss_expectation(per_point, mu, sigma, lo, hi)
+
+
+def reverse_kl_and_jsd(mu: float, sigma: float, log_p_data, lo: float = -15.0,
+                       hi: float = 15.0) -> tuple[float, float]:
+    """(KL(p_g ‖ p_data), JSD(p_g ‖ p_data)) for p_g = N(mu, sigma²), by integration in log space.
+    Arjovsky & Bottou (2017, Thm 2.5): at D*, the non-saturating G follows ∇[KL − 2·JSD]."""
+    x = np.linspace(lo, hi, 200_001)
+    lq, lp = gaussian_logpdf(x, mu, sigma), log_p_data(x)
+    lm = np.logaddexp(lp, lq) - np.log(2.0)
+    kl = trapezoid(np.exp(lq) * (lq - lp), x)
+    jsd = 0.5 * trapezoid(np.exp(lp) * (lp - lm) + np.exp(lq) * (lq - lm), x)
+    return float(kl), float(jsd)

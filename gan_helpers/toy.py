@@ -1,10 +1,12 @@
 """2-D toy data with known modes (ring, grid, moons, spiral), and snapshots of a toy GAN's game:
-the discriminator's landscape D(x) over the plane and the generator's gradient on its samples."""
+the discriminator's landscape D(x) over the plane and the generator's gradient on its samples,
+recorded during training by ``ToyRecorder``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
 TOY_DATASETS = ("ring", "grid", "moons", "spiral")
@@ -131,6 +133,69 @@ def snapshot(gan, z: np.ndarray, extent: tuple[float, float, float, float], step
     return Snapshot(step, gx, gy, d_values, fake.numpy(), push, is_critic)
 
 
+class ToyRecorder(keras.callbacks.Callback):
+    """Records a 2-D toy GAN's game before training and after every epoch (use
+    ``steps_per_epoch`` to set how many steps apart): a ``Snapshot`` of the landscape and
+    the generator's push, and ``mode_coverage`` of the samples from the fixed noise ``z``."""
+
+    def __init__(self, dataset, z: np.ndarray, extent: tuple[float, float, float, float] | None = None,
+                 resolution: int = 80, n_arrows: int = 200, snapshots: bool = True):
+        super().__init__()
+        self.dataset, self.z = dataset, np.asarray(z, dtype="float32")
+        self.extent = extent or dataset.extent()
+        self.resolution, self.n_arrows, self.keep_snapshots = resolution, n_arrows, snapshots
+        self.steps: list[int] = []
+        self.coverage: list[dict] = []
+        self.snapshots: list = []
+
+    def _record(self, step: int) -> None:
+        from .metrics import mode_coverage
+        from .training import generate_from
+
+        self.steps.append(step)
+        self.coverage.append(mode_coverage(generate_from(self.model.generator, self.z), self.dataset))
+        if self.keep_snapshots:
+            self.snapshots.append(snapshot(self.model, self.z[: self.n_arrows], self.extent, step,
+                                           self.resolution))
+
+    def on_train_begin(self, logs=None):
+        if not self.steps:
+            self._record(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record((epoch + 1) * int(self.params["steps"]))
+
+    def series(self, key: str = "modes") -> np.ndarray:
+        """One coverage figure over the recorded steps: a key of ``mode_coverage`` (``modes``,
+        ``high_quality``, ``kl_uniform``) or of ``collapse_stats`` (``top2_share``, ``kl_hq``,
+        ``modes_hq``, ``main_mode``)."""
+        if self.coverage and key not in self.coverage[0]:
+            return np.array([collapse_stats(c)[key] for c in self.coverage])
+        return np.array([c[key] for c in self.coverage])
+
+
+def collapse_stats(coverage: dict) -> dict:
+    """Figures of one ``mode_coverage`` result that count only the high-quality samples (those
+    within 3σ of a mode), so that points off the data never pass for a mode:
+
+    - ``top2_share``: the share of *all* samples that are high quality and on the two modes that
+      hold most of them (≥ 0.8 means most samples really sit on one or two modes);
+    - ``main_mode``: the mode with the most high-quality samples (−1 if there are none);
+    - ``kl_hq``: KL(h ‖ uniform) of the histogram h of the high-quality samples over the modes
+      (0: even, log K: all on one mode; NaN if there are no high-quality samples);
+    - ``modes_hq``: how many modes hold at least one high-quality sample."""
+    per_mode = np.asarray(coverage["per_mode"], dtype="float64")
+    k, total = len(per_mode), per_mode.sum()
+    if total == 0:
+        return {"top2_share": 0.0, "main_mode": -1, "kl_hq": float("nan"), "modes_hq": 0}
+    h = per_mode / total
+    nz = h > 0
+    return {"top2_share": float(np.sort(h)[::-1][:2].sum() * coverage["high_quality"]),
+            "main_mode": int(per_mode.argmax()),
+            "kl_hq": float(np.sum(h[nz] * np.log(h[nz] * k))),
+            "modes_hq": int(nz.sum())}
+
+
 # ----------------------------------------------------------------------------- recipes and studies
 @dataclass(frozen=True)
 class Recipe:
@@ -187,10 +252,10 @@ def build_toy_gan(recipe: Recipe, seed: int, latent_dim: int = 16, hidden: int =
 def train_toy_gan(recipe: Recipe, dataset: ToyDataset, seed: int, steps: int, every: int,
                   z: np.ndarray, snapshots: bool = False, batch_size: int = 256, **model_kwargs):
     """Train for ``steps`` generator steps, recording the game every ``every`` steps with
-    ``gh.callbacks.ToyRecorder`` on the noise ``z``. Returns (gan, recorder, seconds)."""
+    ``ToyRecorder`` on the noise ``z``. Returns (gan, recorder, seconds). With ``recipe.d_steps``
+    critic steps, each step's data are ``d_steps`` real batches at once, one fresh batch per critic
+    step (WGAN-GP's Algorithm 1)."""
     import time
-
-    from .callbacks import ToyRecorder
 
     if steps < every or steps % every:
         raise ValueError(f"steps ({steps}) must be a positive multiple of every ({every})")
@@ -198,7 +263,7 @@ def train_toy_gan(recipe: Recipe, dataset: ToyDataset, seed: int, steps: int, ev
                         steps_per_execution=steps_per_execution_for(every), **model_kwargs)
     recorder = ToyRecorder(dataset, z, snapshots=snapshots)
     start = time.perf_counter()
-    gan.fit(make_toy_dataset(dataset, batch_size, seed=seed), epochs=steps // every,
+    gan.fit(make_toy_dataset(dataset, batch_size * recipe.d_steps, seed=seed), epochs=steps // every,
             steps_per_epoch=every, verbose=0, callbacks=[recorder])
     return gan, recorder, time.perf_counter() - start
 
@@ -206,7 +271,8 @@ def train_toy_gan(recipe: Recipe, dataset: ToyDataset, seed: int, steps: int, ev
 def compare_recipes(recipes: list[Recipe], dataset: ToyDataset, seeds: list[int], steps: int,
                     every: int, n_samples: int = 2500, latent_dim: int = 16, **model_kwargs) -> list[dict]:
     """Every recipe with every seed at the same step budget; one row per run with its final
-    ``mode_coverage`` figures, its coverage curve, 500 of its final samples and its time."""
+    ``mode_coverage`` and ``collapse_stats`` figures, its coverage curves, 500 of its final samples,
+    a final ``Snapshot`` of the game and its time."""
     from .training import generate_from
 
     rows = []
@@ -217,21 +283,27 @@ def compare_recipes(recipes: list[Recipe], dataset: ToyDataset, seeds: list[int]
             final = rec.coverage[-1]
             rows.append({"recipe": recipe.name, "seed": seed, "modes": final["modes"],
                          "high_quality": final["high_quality"], "kl_uniform": final["kl_uniform"],
+                         **collapse_stats(final),
                          "steps": list(rec.steps), "curve": rec.series("modes").tolist(),
-                         "samples": generate_from(gan.generator, z[:500]), "seconds": seconds})
+                         "top2_curve": rec.series("top2_share").tolist(),
+                         "samples": generate_from(gan.generator, z[:500]), "seconds": seconds,
+                         "snapshot": snapshot(gan, z[:200], dataset.extent(), steps, resolution=60)})
     return rows
 
 
 def summarise(rows: list[dict]) -> dict[str, dict]:
-    """Per recipe: mean and standard deviation over seeds of modes, high-quality share and KL,
-    the worst and best seed's modes, and the mean time."""
+    """Per recipe: mean and standard deviation over seeds of modes, high-quality share, top-two share
+    and KL (over all samples, and over the high-quality ones, ignoring runs without any), the worst
+    and best seed's modes, and the mean time."""
     out: dict[str, dict] = {}
     for name in dict.fromkeys(r["recipe"] for r in rows):
         runs = [r for r in rows if r["recipe"] == name]
         summary = {"seeds": len(runs), "seconds": float(np.mean([r["seconds"] for r in runs]))}
-        for key in ("modes", "high_quality", "kl_uniform"):
-            values = np.array([r[key] for r in runs], dtype=float)
-            summary[key] = (float(values.mean()), float(values.std()))
+        for key in ("modes", "high_quality", "kl_uniform", "top2_share", "kl_hq"):
+            values = np.array([r.get(key, np.nan) for r in runs], dtype=float)
+            finite = values[np.isfinite(values)]
+            summary[key] = ((float(finite.mean()), float(finite.std())) if len(finite)
+                            else (float("nan"), float("nan")))
         summary["modes_min"] = int(min(r["modes"] for r in runs))
         summary["modes_max"] = int(max(r["modes"] for r in runs))
         out[name] = summary
@@ -239,12 +311,15 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
 
 
 def format_summary(summary: dict[str, dict], n_modes: int) -> str:
-    """The ``summarise`` table as aligned text: mean ± standard deviation over seeds."""
+    """The ``summarise`` table as aligned text: mean ± standard deviation over seeds. The KL column
+    counts only high-quality samples (0: even over the modes, log K: all on one)."""
     lines = [f"{'recipe':<34}{'seeds':>6}{'modes of ' + str(n_modes):>16}{'worst–best':>12}"
-             f"{'high quality':>18}{'KL to uniform':>18}{'s / run':>9}"]
+             f"{'high quality':>16}{'top-2 share':>16}{'KL (HQ)':>16}{'s / run':>9}"]
     for name, s in summary.items():
         lines.append(f"{name:<34}{s['seeds']:>6}{s['modes'][0]:>10.1f} ± {s['modes'][1]:<3.1f}"
-                     f"{s['modes_min']:>8}–{s['modes_max']:<3}{s['high_quality'][0]:>12.2f} ± "
-                     f"{s['high_quality'][1]:<4.2f}{s['kl_uniform'][0]:>12.2f} ± {s['kl_uniform'][1]:<4.2f}"
+                     f"{s['modes_min']:>8}–{s['modes_max']:<3}"
+                     f"{s['high_quality'][0]:>10.2f} ± {s['high_quality'][1]:<4.2f}"
+                     f"{s['top2_share'][0]:>10.2f} ± {s['top2_share'][1]:<4.2f}"
+                     f"{s['kl_hq'][0]:>10.2f} ± {s['kl_hq'][1]:<4.2f}"
                      f"{s['seconds']:>8.0f}")
     return "\n".join(lines)

@@ -128,7 +128,9 @@ class GAN(keras.Model):
                 share_fakes: bool = False, **kwargs) -> None:
         """Two optimizers and two losses (functions, or names: ``"bce"``/``"wasserstein"`` for D,
         ``"nonsaturating"``/``"minimax"``/``"wasserstein"`` for G). ``d_steps`` discriminator
-        (critic) updates per generator update; ``gp_weight`` λ > 0 adds the WGAN-GP penalty.
+        (critic) updates per generator update, each on a fresh real batch: the data then come in
+        batches of ``d_steps`` × batch size rows (see ``_real_batches``); ``gp_weight`` λ > 0 adds
+        the WGAN-GP penalty.
         ``share_fakes`` lets G's update reuse the fakes of D's (last) update, as PyTorch's DCGAN
         example does, instead of drawing fresh noise: one generator forward pass fewer per step.
         Other keyword arguments (``jit_compile``, ``steps_per_execution``…) go to Keras."""
@@ -241,14 +243,28 @@ class GAN(keras.Model):
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
         return d_loss, real_logits, fake_logits
 
+    def _real_batches(self, real):
+        """With ``d_steps`` = k > 1 the data hold k real batches at once (k × batch rows): one
+        fresh batch for each critic step, as in WGAN-GP's Algorithm 1. With k = 1, the batch itself."""
+        if self.d_steps == 1:
+            return [real]
+        rows = real.shape[0]
+        if rows is not None and rows % self.d_steps:
+            raise ValueError(f"with d_steps = {self.d_steps} each batch of data must hold {self.d_steps} "
+                             f"real batches at once ({self.d_steps} × batch size rows, one fresh batch "
+                             f"per critic step); got {rows} rows. Batch the dataset by "
+                             f"{self.d_steps} × batch size.")
+        return tf.split(real, self.d_steps, axis=0)
+
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
+        reals = self._real_batches(data[0] if isinstance(data, (tuple, list)) else data)
+        real = reals[-1]
         batch_size = tf.shape(real)[0]
 
         # 1. Discriminator: push D(x) up on real images and D(G(z)) down on fakes. With d_steps > 1
-        #    (WGAN-GP's n_critic) it takes several updates on this real batch, each with fresh noise.
-        for _ in range(self.d_steps - 1):
-            self._d_step(real, batch_size)
+        #    (WGAN-GP's n_critic) it takes several updates, each on its own real batch and fresh noise.
+        for earlier in reals[:-1]:
+            self._d_step(earlier, batch_size)
         with tf.GradientTape() as tape:
             if self.share_fakes:  # G's forward pass, recorded once and used by both updates
                 fake = self.generator(self.sample_noise(batch_size), training=True)

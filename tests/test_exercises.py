@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 import pytest
 from keras import layers, ops
 
@@ -88,3 +89,30 @@ def test_minibatch_std_check():
             [x, ops.expand_dims(ops.std(x, axis=1), 1)], axis=1))
     with pytest.raises(exercises.ExerciseFailed, match="not written yet"):
         exercises.check_minibatch_std(lambda x: (_ for _ in ()).throw(NotImplementedError("hint")))
+
+
+def test_flip_budget_check():
+    assert exercises.check_flip_budget(lambda w, x, c: abs(w @ x + c) / np.abs(w).sum())
+    for wrong, message in [(lambda w, x, c: abs(w @ x + c) / np.linalg.norm(w), "‖w‖₂"),
+                           (lambda w, x, c: abs(w @ x) / np.abs(w).sum(), "bias c"),
+                           (lambda w, x, c: (w @ x + c) / np.abs(w).sum(), "absolute value")]:
+        with pytest.raises(exercises.ExerciseFailed, match=message):
+            exercises.check_flip_budget(wrong)
+
+
+def test_lsgan_d_star_check():
+    assert exercises.check_lsgan_d_star(lambda p, q, a, b: (b * p + a * q) / (p + q))
+    with pytest.raises(exercises.ExerciseFailed, match="cross-entropy GAN"):
+        exercises.check_lsgan_d_star(lambda p, q, a, b: p / (p + q))
+    with pytest.raises(exercises.ExerciseFailed, match="swapped"):
+        exercises.check_lsgan_d_star(lambda p, q, a, b: (a * p + b * q) / (p + q))
+
+
+def test_mode_seeking_fit_check():
+    assert exercises.check_mode_seeking_fit({"forward": (0.0, np.sqrt(4.25)), "reverse": (-2.0, 0.5)})
+    with pytest.raises(exercises.ExerciseFailed, match="reverse-KL answer"):
+        exercises.check_mode_seeking_fit({"forward": (2.0, 0.5), "reverse": (2.0, 0.5)})
+    with pytest.raises(exercises.ExerciseFailed, match="sit on one bump"):
+        exercises.check_mode_seeking_fit({"forward": (0.0, 2.06), "reverse": (0.0, 2.06)})
+    with pytest.raises(exercises.ExerciseFailed, match="dict"):
+        exercises.check_mode_seeking_fit({"forward": (0.0, 2.0)})

@@ -18,11 +18,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 MUTATIONS = {
     "01_adversarial_learning_overview.ipynb": [
         ("predicted.append(eps * np.abs(w).sum())", "predicted.append(eps * np.linalg.norm(w))"),
-        ("gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5))",
-         "gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5), "
-         "g_loss_fn=lambda l: -gh.losses.generator_loss_nonsaturating(l))"),
-        ("np.testing.assert_allclose(np.abs(shift), e * np.abs(w).sum(), rtol=1e-3)",
-         "np.testing.assert_allclose(np.abs(shift), e * np.sqrt((w ** 2).sum()), rtol=1e-3)"),
+        ("best = linprog(-w, bounds=(-eps, eps)", "best = linprog(-w, bounds=(0, eps)"),    # the solver
+        ('            g_loss_fn="nonsaturating")',
+         "            g_loss_fn=lambda l: -gh.losses.generator_loss_nonsaturating(l))"),
+        ("np.testing.assert_allclose(shift, np.where(y_te == 1, -1.0, 1.0) * e * np.abs(w).sum(), rtol=1e-3)",
+         "np.testing.assert_allclose(shift, np.where(y_te == 1, -1.0, 1.0) * e * np.sqrt((w ** 2).sum()), "
+         "rtol=1e-3)"),
+        ("direction = np.where(y_te[:, None] == 1, -1.0, 1.0) * np.sign(w)",
+         "direction = np.where(y_te[:, None] == 1, 1.0, -1.0) * np.sign(w)"),              # the attack's sign
     ],
     "03_toy_gan_mode_collapse.ipynb": [
         ("cov = ds.sigma**2 * np.eye(2) + centred.T @ centred / ds.n_modes",
@@ -42,6 +45,21 @@ MUTATIONS = {
         ("np.testing.assert_allclose(sigma_max, 1.0, atol=0.02)",
          "np.testing.assert_allclose(sigma_max, 0.5, atol=0.02)"),                                   # (7)
         ("np.sqrt(h.var(0) + 1e-8).mean()", "np.sqrt(h.var(1) + 1e-8).mean()"),                      # (8)
+        # coverage and KL over the high-quality samples only
+        ('np.testing.assert_allclose(one_hq["kl_hq"], np.log(8)',
+         'np.testing.assert_allclose(one_hq["kl_hq"], np.log(4)'),
+        ('np.testing.assert_allclose(one_hq["top2_share"], collapsed["high_quality"]',
+         'np.testing.assert_allclose(one_hq["top2_share"], collapsed["high_quality"] / 2'),
+        # the collapse criterion must count high-quality samples, not the nearest-mode histogram of all
+        ('return gh.toy.collapse_stats(cov)["top2_share"] >= 0.8', 'return cov["kl_uniform"] >= 0.8'),
+        # spectral norm: a plain network must fail the per-layer check, and the check must see it
+        ("sn_d = gh.models.build_mlp_discriminator(spectral_norm=True)",
+         "sn_d = gh.models.build_mlp_discriminator(spectral_norm=False)"),
+        ("plain_d = gh.models.build_mlp_discriminator(spectral_norm=False)",
+         "plain_d = sn_d"),
+        # WGAN-GP Algorithm 1: a trainer that shows one batch to every critic step must fail
+        ("fresh._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
+         "fresh._d_step = lambda real, *args: (seen.append(five_batches[-32:]), d_step(real, *args))[1]"),
     ],
     "04_dcgan_mnist.ipynb": [
         ("betas = np.array([min(RECIPE.ema_decay, (1 + t) / (10 + t))",
@@ -84,7 +102,35 @@ MUTATIONS = {
         ("return tf.reduce_mean(tf.nn.softplus(-l) + tf.nn.softplus(l))",
          "return tf.reduce_mean(tf.nn.softplus(-l))"),                                 # mistake 1
         ("loss = sign * value(d_net, real_b, fake_b)",
-         "loss = -sign * value(d_net, real_b, fake_b)"),                               # mistake 3
+         "loss = 0 * sign * value(d_net, real_b, fake_b)"),          # mistake 4: a no-op D must fail too
+        ("loss = sign * value(d_net, real_b, fake_b)",
+         "loss = -sign * value(d_net, real_b, fake_b)"),                               # mistake 4
+        # C(G) on Gaussians: sampling against integration (no longer the same integrand on both sides)
+        ("np.log(1 - d_star_at(mu + sigma * z_s, mu, sigma))",
+         "np.log(d_star_at(mu + sigma * z_s, mu, sigma))"),
+        ("rhs = -np.log(4) + 2 * gh.theory.js_divergence_gaussians(0, 1, mu, sigma)",
+         "rhs = -np.log(4) + gh.theory.js_divergence_gaussians(0, 1, mu, sigma)"),
+        # saturation over the whole region l ≤ −3
+        ("per_logit_mm = -tf.nn.softplus(l)", "per_logit_mm = -tf.nn.softplus(-l)"),
+        # Theorem 2.5 (7b) and its minimax counterpart
+        ("kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0]\n"
+         "                            - 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
+         "kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0], mu0, s0)"),
+        ("two_jsd = fd_grad(lambda m, s: 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
+         "two_jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)"),
+        ("ns_obj, mm_obj = kj[..., 0] - 2 * kj[..., 1], kj[..., 1]",
+         "ns_obj, mm_obj = kj[..., 1], kj[..., 0] - 2 * kj[..., 1]"),
+        # mistake 2: L_G = L_D
+        ("np.testing.assert_allclose(grad_fake * n_b, tf.sigmoid(l_fake).numpy(),",
+         "np.testing.assert_allclose(grad_fake * n_b, -(1 - tf.sigmoid(l_fake).numpy()),"),
+        ('for name, g_loss in (("L_G = L_D", lambda lf: gh.losses.discriminator_loss(l_real_fixed, lf)),',
+         'for name, g_loss in (("L_G = L_D", gh.losses.generator_loss_nonsaturating),'),
+        # mistake 3: the double sigmoid's gradient
+        ("np.testing.assert_allclose(g_double, -tf.sigmoid(-s_l).numpy() * s_l * (1 - s_l), rtol=1e-10)",
+         "np.testing.assert_allclose(g_double, -tf.sigmoid(-s_l).numpy() * (1 - s_l), rtol=1e-10)"),
+        ("double_real = tf.nn.softplus(-tf.sigmoid(l))", "double_real = tf.nn.softplus(-l)"),
+        # mistake 5: a single fixed z
+        ("z_one = tf.repeat(z_batch[:1], 16, axis=0)", "z_one = z_batch"),
     ],
 }
 

@@ -59,3 +59,44 @@ def test_notebook_01_and_02_checks_catch_common_mistakes():
         exercises.check_jsd(lambda p, q: theory.js_divergence(p, q) / np.log(2))
     with pytest.raises(exercises.ExerciseFailed, match="0·log 0"):
         exercises.check_jsd(lambda p, q: float(np.sum(p * np.log(p / ((p + q) / 2)))))
+
+
+def test_gaussian_kl_closed_form_matches_integration():
+    lp = lambda x: theory.gaussian_logpdf(x, 0.0, 1.0)  # noqa: E731
+    kl, jsd = theory.reverse_kl_and_jsd(1.5, 0.7, lp)
+    np.testing.assert_allclose(kl, theory.kl_divergence_gaussians(1.5, 0.7, 0.0, 1.0), rtol=1e-8)
+    np.testing.assert_allclose(jsd, theory.js_divergence_gaussians(1.5, 0.7, 0.0, 1.0), rtol=1e-8)
+    assert theory.kl_divergence_gaussians(0, 1, 0, 1) == 0
+    with pytest.raises(ValueError, match="positive"):
+        theory.kl_divergence_gaussians(0, 0, 0, 1)
+
+
+def test_mixture_logpdf():
+    x = np.linspace(-4, 4, 9)
+    want = np.log(0.25 * theory.gaussian_pdf(x, -1, 0.5) + 0.75 * theory.gaussian_pdf(x, 2, 0.5))
+    np.testing.assert_allclose(theory.gaussian_mixture_logpdf(x, [-1, 2], 0.5, [0.25, 0.75]), want)
+
+
+def _fd_grad(f, mu, sigma, h=1e-4):
+    return np.array([(f(mu + h, sigma) - f(mu - h, sigma)) / (2 * h),
+                     (f(mu, sigma + h) - f(mu, sigma - h)) / (2 * h)])
+
+
+@pytest.mark.parametrize("log_p_data", [lambda x: theory.gaussian_logpdf(x, 0.0, 1.0),
+                                        lambda x: theory.gaussian_mixture_logpdf(x, [-2.0, 2.0], 0.5)])
+def test_arjovsky_bottou_theorem_2_5_and_its_minimax_counterpart(log_p_data):
+    # at D*, the non-saturating G follows ∇[KL(p_g‖p_data) − 2 JSD] and the minimax G ∇[2 JSD]
+    mu0, s0 = 1.2, 0.8
+    ns = _fd_grad(lambda m, s: theory.generator_loss_at_frozen_dstar(m, s, mu0, s0, log_p_data), mu0, s0)
+    mm = _fd_grad(lambda m, s: theory.generator_loss_at_frozen_dstar(m, s, mu0, s0, log_p_data, "minimax"),
+                  mu0, s0)
+    kl_jsd = lambda m, s: theory.reverse_kl_and_jsd(m, s, log_p_data)  # noqa: E731
+    rkl_minus = _fd_grad(lambda m, s: kl_jsd(m, s)[0] - 2 * kl_jsd(m, s)[1], mu0, s0)
+    two_jsd = _fd_grad(lambda m, s: 2 * kl_jsd(m, s)[1], mu0, s0)
+    np.testing.assert_allclose(ns, rkl_minus, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(mm, two_jsd, rtol=1e-5, atol=1e-7)
+    # a wrong identity fails: the forward KL, or the reverse KL without the JSD term
+    assert not np.allclose(ns, _fd_grad(lambda m, s: kl_jsd(m, s)[0], mu0, s0), rtol=1e-3)
+    assert not np.allclose(ns, two_jsd, rtol=1e-3)
+    with pytest.raises(ValueError, match="nonsaturating"):
+        theory.generator_loss_at_frozen_dstar(0, 1, 0, 1, log_p_data, "hinge")

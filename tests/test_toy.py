@@ -159,10 +159,65 @@ def test_gradient_penalty_draws_one_alpha_per_sample_from_u01():
 def test_wgan_gp_trains_with_critic_steps_and_reports_raw_scores():
     gan = toy_gan(d_loss_fn="wasserstein", g_loss_fn="wasserstein", gp_weight=10.0, d_steps=3)
     d0 = [w.copy() for w in gan.discriminator.get_weights()]
-    hist = gan.fit(toy.make_toy_dataset(RING, 64, seed=0), epochs=1, steps_per_epoch=20, verbose=0).history
+    hist = gan.fit(toy.make_toy_dataset(RING, 3 * 64, seed=0), epochs=1, steps_per_epoch=20,
+                   verbose=0).history
     assert all(np.isfinite(v[0]) for v in hist.values())
     assert gan.d_optimizer.iterations.numpy() == 3 * gan.g_optimizer.iterations.numpy() == 60
     assert any(not np.allclose(a, b) for a, b in zip(d0, gan.discriminator.get_weights()))
+
+
+def test_each_critic_step_gets_a_fresh_real_batch():
+    # WGAN-GP's Algorithm 1 draws a new real batch for every one of the n_critic steps: the data of
+    # one train step hold d_steps batches, and critic step i sees rows i·n … (i + 1)·n − 1, once each
+    gan = toy_gan(d_loss_fn="wasserstein", g_loss_fn="wasserstein", gp_weight=10.0, d_steps=3,
+                  run_eagerly=True)
+    seen = []
+    d_step = gan._d_step
+
+    def recording(real, batch_size, fake=None):
+        seen.append(np.asarray(real))
+        return d_step(real, batch_size, fake)
+
+    gan._d_step = recording
+    data = RING.sample(3 * 16, seed=0)
+    gan.train_step(tf.constant(data))
+    assert len(seen) == 3 and all(batch.shape == (16, 2) for batch in seen)
+    np.testing.assert_array_equal(np.concatenate(seen), data)          # each row once, in three batches
+    assert gan.g_optimizer.iterations.numpy() == 1 and gan.d_optimizer.iterations.numpy() == 3
+    with pytest.raises(ValueError, match="3 real batches at once"):
+        gan.train_step(tf.constant(RING.sample(16, seed=0)))
+
+
+def test_train_toy_gan_feeds_d_steps_batches_per_step():
+    z = np.random.default_rng(0).normal(size=(50, 4)).astype("float32")
+    recipe = toy.Recipe("wgan", d_loss="wasserstein", g_loss="wasserstein", gp_weight=10.0, d_steps=5)
+    gan, rec, _ = toy.train_toy_gan(recipe, RING, 0, steps=20, every=10, z=z, batch_size=8, hidden=8,
+                                    depth=1)
+    assert gan.d_optimizer.iterations.numpy() == 5 * gan.g_optimizer.iterations.numpy() == 100
+
+
+def test_collapse_stats_count_only_high_quality_samples():
+    one = RING.modes[3] + RING.sigma * np.random.default_rng(0).standard_normal((900, 2))
+    off = np.random.default_rng(1).normal(0, 0.1, (100, 2))            # the ring's empty centre
+    stats = toy.collapse_stats(metrics.mode_coverage(np.concatenate([one, off]), RING))
+    hq = metrics.mode_coverage(one, RING)["high_quality"]
+    assert stats["main_mode"] == 3 and stats["modes_hq"] == 1
+    np.testing.assert_allclose(stats["top2_share"], 0.9 * hq)            # the centre counts as failure
+    np.testing.assert_allclose(stats["kl_hq"], np.log(8))
+    even = toy.collapse_stats(metrics.mode_coverage(RING.sample(8000, seed=2), RING))
+    assert even["kl_hq"] < 0.01 and even["modes_hq"] == 8 and 0.2 < even["top2_share"] < 0.3
+    none = toy.collapse_stats(metrics.mode_coverage(off, RING))
+    assert none["top2_share"] == 0 and none["main_mode"] == -1 and np.isnan(none["kl_hq"])
+
+
+def test_recorder_lives_with_the_toy_code_and_the_modules_do_not_import_each_other():
+    import ast
+    import inspect
+
+    assert callbacks.ToyRecorder is toy.ToyRecorder
+    imported = {n.module for n in ast.walk(ast.parse(inspect.getsource(toy)))
+                if isinstance(n, ast.ImportFrom) and n.module}
+    assert "callbacks" not in imported
 
 
 def test_wasserstein_needs_both_losses_and_valid_settings():
@@ -200,17 +255,25 @@ def test_snapshot_push_is_minus_the_per_sample_loss_gradient():
 def test_recorder_grid_and_animation(tmp_path):
     gan = toy_gan()
     z = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
-    rec = callbacks.ToyRecorder(RING, z, resolution=12, n_arrows=20)
+    rec = toy.ToyRecorder(RING, z, resolution=12, n_arrows=20)
     gan.fit(toy.make_toy_dataset(RING, 64, seed=0), epochs=2, steps_per_epoch=5, verbose=0, callbacks=[rec])
     assert rec.steps == [0, 5, 10] and len(rec.snapshots) == 3 and rec.series("modes").shape == (3,)
+    assert rec.series("top2_share").shape == (3,) and rec.series("main_mode").dtype.kind == "i"
     assert rec.snapshots[0].push.shape == (20, 2)
     real = RING.sample(100, seed=0)
     fig = plots.landscape_grid(rec.snapshots, real, ncols=2)
     assert len([a for a in fig.axes if a.images]) == 3
     html = plots.landscape_animation(rec.snapshots, real, size=2).to_jshtml()
     assert html.count("data:image/png;base64") >= 3
+    from io import BytesIO
+
+    from PIL import Image
+    gif = plots.landscape_gif(rec.snapshots, real, size=2, dpi=40)
+    assert gif[:6] == b"GIF89a" and Image.open(BytesIO(gif)).n_frames == 3
     with pytest.raises(ValueError, match="ToyRecorder"):
         plots.landscape_grid([], real)
+    with pytest.raises(ValueError, match="ToyRecorder"):
+        plots.landscape_gif([], real)
 
 
 def test_steps_per_execution_divides_every_and_stays_small():
