@@ -43,13 +43,19 @@ def save_png(grid: np.ndarray, path: str | os.PathLike, scale: int = 2) -> Path:
 
 
 def write_gif(frames: list[np.ndarray], path: str | os.PathLike, seconds_per_frame: float = 0.4,
-              hold_last: float = 2.0, scale: int = 2) -> Path:
-    """An animated GIF of uint8 grids; the last frame stays up for ``hold_last`` seconds."""
+              hold_last: float = 2.0, scale: int = 2, greys: int = 32) -> Path:
+    """An animated GIF of uint8 grids; the last frame stays up for ``hold_last`` seconds. Grey frames
+    are reduced to ``greys`` levels, which the eye cannot tell from 256 on a digit grid and which
+    keep the file (and a notebook that embeds it) a few times smaller."""
     from PIL import Image
 
     if not frames:
         raise ValueError("no frames to write")
+    if not 2 <= greys <= 256:
+        raise ValueError(f"greys must be between 2 and 256, got {greys!r}")
     path = Path(path)
+    step = 255 / (greys - 1)
+    frames = [np.round(np.round(f / step) * step).astype(np.uint8) if f.ndim == 2 else f for f in frames]
     imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
             for f in frames]
     durations = [int(seconds_per_frame * 1000)] * (len(imgs) - 1) + [int(hold_last * 1000)]

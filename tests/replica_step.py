@@ -57,12 +57,21 @@ def maker(loss: str, optimizer: str, batch_norm: str | None = None):
     return build
 
 
+def one_device_order(images: np.ndarray, replicas: int, d_steps: int) -> np.ndarray:
+    """The global batch reordered so that one device's k-th critic batch holds every replica's k-th
+    critic batch: with d_steps > 1 each replica splits its own share of the rows (Algorithm 1's fresh
+    real batch per critic step), so the same rows must meet in the same critic step on one device."""
+    parts = images.reshape(replicas, d_steps, -1, *images.shape[1:])
+    return parts.swapaxes(0, 1).reshape(images.shape)
+
+
 def compare(loss: str, optimizer: str, batch_norm: str | None = None) -> dict:
     keras.utils.set_random_seed(0)  # the same initial weights in every run
     images = np.random.default_rng(0).normal(size=(BATCH, 2)).astype("float32")
     build = maker(loss, optimizer, batch_norm)
     init = distribute.network_weights(build())
-    one, one_logs = distribute.train_one_batch(tf.distribute.get_strategy(), build, images, init)
+    reordered = one_device_order(images, mirrored().num_replicas_in_sync, build().d_steps)
+    one, one_logs = distribute.train_one_batch(tf.distribute.get_strategy(), build, reordered, init)
     two, two_logs = distribute.train_one_batch(mirrored(), build, images, init)
     moved = distribute.max_difference(init, distribute.network_weights(one))
     return {"replicas": mirrored().num_replicas_in_sync, "moved": moved,
