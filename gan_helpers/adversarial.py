@@ -608,12 +608,14 @@ class AdversarialTrainer(keras.Model):
 
 
 class PGDEarlyStopping(keras.callbacks.Callback):
-    """Watches PGD accuracy on a held-out batch after each epoch (or every ``every_batches``
-    batches), stops when it falls ``drop`` below the best seen (catastrophic overfitting, Wong et al.
-    2020), and restores the classifier's best weights when training ends."""
+    """Watches PGD and FGSM accuracy on a held-out batch after each epoch (or every ``every_batches``
+    batches), stops when PGD accuracy falls ``drop`` below the best seen (catastrophic overfitting, Wong
+    et al. 2020), and restores the classifier's best weights when training ends (``restore_best``).
+    With ``drop=1`` and ``restore_best=False`` it only records the two curves."""
 
     def __init__(self, x, y, eps: float = 0.3, steps: int = 10, step_size: float | None = None,
-                 drop: float = 0.2, every_batches: int | None = None, seed: int = 0):
+                 drop: float = 0.2, every_batches: int | None = None, seed: int = 0,
+                 restore_best: bool = True):
         super().__init__()
         self.x, self.y = _check_data(x, y)
         self.eps = _check_eps(eps)
@@ -626,7 +628,9 @@ class PGDEarlyStopping(keras.callbacks.Callback):
         self.every_batches = None if every_batches is None else _check_positive_int("every_batches",
                                                                                    every_batches)
         self.seed = seed
+        self.restore_best = bool(restore_best)
         self.history: list[float] = []
+        self.fgsm_history: list[float] = []
         self.best_acc = -1.0
         self.best_weights: list[np.ndarray] | None = None
         self.stopped = False
@@ -643,6 +647,8 @@ class PGDEarlyStopping(keras.callbacks.Callback):
     def _watch(self) -> None:
         acc = self.pgd_accuracy()
         self.history.append(acc)
+        clf = self._classifier()
+        self.fgsm_history.append(accuracy(clf, fgsm(clf, self.x, self.y, self.eps), self.y))
         if acc > self.best_acc:
             self.best_acc = acc
             self.best_weights = [np.array(w) for w in self._classifier().get_weights()]
@@ -661,5 +667,5 @@ class PGDEarlyStopping(keras.callbacks.Callback):
             logs["val_pgd_acc"] = self.history[-1]
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None:
+        if self.restore_best and self.best_weights is not None:
             self._classifier().set_weights(self.best_weights)

@@ -197,6 +197,25 @@ def test_early_stopping_works_inside_fit(digits):
     stop = adv.PGDEarlyStopping(xv[:32], yv[:32], eps=0.1, steps=2)
     history = trainer.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, callbacks=[stop]).history
     assert len(stop.history) == 2 and history["val_pgd_acc"] == stop.history
+    assert len(stop.fgsm_history) == 2 and all(0 <= a <= 1 for a in stop.fgsm_history)
+
+
+def test_a_monitor_without_restore_keeps_the_last_weights(model, digits):
+    _, _, x, y = digits
+    trainer = adv.AdversarialTrainer(model, mode="fgsm_rs", eps=0.3)
+    watch = adv.PGDEarlyStopping(x[:64], y[:64], eps=0.02, steps=2, drop=1.0, restore_best=False)
+    watch.set_model(trainer)
+    good = [w.copy() for w in model.get_weights()]
+    try:
+        watch.on_epoch_end(0)
+        model.set_weights([np.zeros_like(w) for w in good])
+        watch.on_epoch_end(1)
+        assert not watch.stopped and watch.history[1] < watch.history[0] - 0.2
+        assert watch.fgsm_history[1] < watch.fgsm_history[0]
+        watch.on_train_end()
+        assert all(not w.any() for w in model.get_weights())     # the collapsed weights stay
+    finally:
+        model.set_weights(good)
 
 
 # ------------------------------------------------------------------ the exercise checks of notebook 08
