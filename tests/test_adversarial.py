@@ -367,3 +367,38 @@ def test_apgd_and_square_refuse_bad_inputs(model, digits, call, match):
     _, _, x, y = digits
     with pytest.raises(ValueError, match=match):
         call(model, x[:8], y[:8])
+
+
+def test_dlr_check_passes_the_package_and_names_each_mistake():
+    import tensorflow as tf
+
+    assert exercises.check_dlr(adv.dlr_loss)
+
+    def parts(z, y):
+        z = np.asarray(z, np.float64)
+        top = -np.sort(-z, axis=1)
+        z_y = z[np.arange(len(y)), y]
+        other = np.where(np.eye(z.shape[1], dtype=bool)[y], -np.inf, z).max(1)
+        return z_y, other, top
+
+    def flipped(z, y):
+        z_y, o, t = parts(z, y)
+        return (z_y - o) / (t[:, 0] - t[:, 2])
+
+    def second(z, y):
+        z_y, o, t = parts(z, y)
+        return -(z_y - o) / (t[:, 0] - t[:, 1])
+
+    def over_all(z, y):
+        z_y, o, t = parts(z, y)
+        return -(z_y - t[:, 0]) / (t[:, 0] - t[:, 2])
+
+    def softmax_based(z, y):
+        p = tf.nn.softmax(np.asarray(z, np.float32)).numpy()
+        return -(p[np.arange(len(y)), y] - np.where(np.eye(10, dtype=bool)[y], -1, p).max(1))
+
+    for wrong, match in [(flipped, "sign is flipped"), (second, "π₃"), (over_all, "i ≠ y"),
+                         (lambda z, y: tf.reduce_mean(adv.dlr_loss(z, y)), "one loss per example"),
+                         (softmax_based, "off by")]:
+        with pytest.raises(exercises.ExerciseFailed, match=match):
+            exercises.check_dlr(wrong)
