@@ -10,6 +10,7 @@ against the threat model: ‖x_adv − x‖∞ ≤ ε and 0 ≤ x_adv ≤ 1.
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -631,6 +632,7 @@ class PGDEarlyStopping(keras.callbacks.Callback):
         self.restore_best = bool(restore_best)
         self.history: list[float] = []
         self.fgsm_history: list[float] = []
+        self.seconds = 0.0  # time spent measuring, so that training time can leave it out
         self.best_acc = -1.0
         self.best_weights: list[np.ndarray] | None = None
         self.stopped = False
@@ -645,10 +647,12 @@ class PGDEarlyStopping(keras.callbacks.Callback):
         return accuracy(clf, x_adv, self.y)
 
     def _watch(self) -> None:
+        t0 = time.perf_counter()
         acc = self.pgd_accuracy()
         self.history.append(acc)
         clf = self._classifier()
         self.fgsm_history.append(accuracy(clf, fgsm(clf, self.x, self.y, self.eps), self.y))
+        self.seconds += time.perf_counter() - t0
         if acc > self.best_acc:
             self.best_acc = acc
             self.best_weights = [np.array(w) for w in self._classifier().get_weights()]
