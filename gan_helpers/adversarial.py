@@ -1,7 +1,8 @@
 """Adversarial examples and adversarial training under the L∞ threat model, pixels in [0, 1].
 
-Attacks (``fgsm``, ``pgd``) take a classifier that returns logits, run it in inference mode on the true
-labels, and check every result against the threat model: ‖x_adv − x‖∞ ≤ ε and 0 ≤ x_adv ≤ 1.
+Attacks (``fgsm``, ``pgd``, ``apgd`` with the CE or DLR loss, and the black-box ``square``) take a
+classifier that returns logits, run it in inference mode on the true labels, and check every result
+against the threat model: ‖x_adv − x‖∞ ≤ ε and 0 ≤ x_adv ≤ 1.
 ``robust_accuracy`` counts an example as broken when any attack breaks it. ``AdversarialTrainer`` is a
 ``keras.Model`` whose ``train_step`` trains on FGSM, FGSM with random start, or PGD examples.
 """
@@ -9,6 +10,7 @@ labels, and check every result against the threat model: ‖x_adv − x‖∞ �
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -259,6 +261,218 @@ def pgd(model: keras.Model, x, y, eps: float, steps: int = 40, step_size: float 
     return best
 
 
+APGD_LOSSES = ("ce", "dlr")
+
+
+def dlr_loss(logits, y):
+    """Croce & Hein's difference-of-logits ratio, per example: −(z_y − max_{i≠y} z_i) / (z_π1 − z_π3).
+
+    It does not change when the logits are scaled or shifted, so a saturated softmax cannot hide it."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    y = tf.cast(y, tf.int32)
+    z_y = tf.gather(logits, y, axis=1, batch_dims=1)
+    others = tf.where(tf.one_hot(y, tf.shape(logits)[1]) > 0, tf.float32.min, logits)
+    top = tf.math.top_k(logits, k=3).values
+    return -(z_y - tf.reduce_max(others, axis=1)) / (top[:, 0] - top[:, 2] + 1e-12)
+
+
+def margin(logits, y) -> np.ndarray:
+    """Per example z_y − max_{i≠y} z_i: negative exactly when the example is misclassified."""
+    logits = np.asarray(logits, np.float32)
+    y = np.asarray(y)
+    z_y = logits[np.arange(len(y)), y]
+    others = logits.copy()
+    others[np.arange(len(y)), y] = -np.inf
+    return z_y - others.max(axis=1)
+
+
+def apgd_checkpoints(steps: int) -> list[int]:
+    """The iterations w_j where APGD may halve its step: p_0 = 0, p_1 = 0.22,
+    p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06), w_j = ⌈p_j · steps⌉ (Croce & Hein 2020, §3.2)."""
+    steps = _check_positive_int("steps", steps)
+    p = [0.0, 0.22]
+    while p[-1] + max(p[-1] - p[-2] - 0.03, 0.06) <= 1.0:
+        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
+    ws = (math.ceil(round(q * steps, 6)) for q in p[1:])      # round: 0.22 · 100 is 22.000000000000004
+    return sorted({wj for wj in ws if 0 < wj < steps})
+
+
+def _apgd_fn(model: keras.Model, image_shape: tuple[int, ...], loss: str) -> Callable:
+    """Compiled per-example loss, input gradient and logits for APGD (any batch size)."""
+    fns = _compiled(model, image_shape)
+    key = f"apgd_{loss}"
+    if key not in fns:
+        xs = tf.TensorSpec((None, *image_shape), tf.float32)
+
+        @tf.function(input_signature=[xs, tf.TensorSpec((None,), tf.int32)])
+        def loss_grad(x, y):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                logits = model(x, training=False)
+                if loss == "ce":
+                    value = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+                else:
+                    value = dlr_loss(logits, y)
+            return value, tape.gradient(value, x), logits
+
+        loss_grad._omit_frequent_tracing_warning = True
+        fns[key] = loss_grad
+    return fns[key]
+
+
+def apgd_start(x: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+    """APGD's random start: a uniform draw scaled so that its largest pixel change is ε, then clipped
+    to [0, 1] (the first draw from ``rng``, as in ``apgd(..., seed)``)."""
+    t = rng.uniform(-1.0, 1.0, x.shape).astype(np.float32)
+    t /= np.maximum(np.abs(t).reshape(len(x), -1).max(1), 1e-12).reshape((len(x),) + (1,) * (x.ndim - 1))
+    return np.clip(x + eps * t, 0.0, 1.0).astype(np.float32)
+
+
+def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
+    """One APGD run on a batch (numpy): returns the best point per example and whether it is broken."""
+    n = len(x)
+    x_k = apgd_start(x, eps, rng)
+    lo, hi = np.maximum(x - eps, 0.0), np.minimum(x + eps, 1.0)
+
+    def evaluate(z):
+        f, g, logits = fn(tf.constant(z), tf.constant(y))
+        return f.numpy(), g.numpy(), np.argmax(logits.numpy(), -1) != y
+
+    f_k, g_k, broken_k = evaluate(x_k)
+    x_best, f_best = x_k.copy(), f_k.copy()
+    x_broken, broken = x_k.copy(), broken_k.copy()
+    shape = (n,) + (1,) * (x.ndim - 1)
+    eta = np.full(n, 2.0 * eps, np.float32)          # η⁽⁰⁾ = 2ε, one step size per example
+    x_prev = x_k
+    increases = np.zeros(n, np.int32)                # steps since the last checkpoint that raised f
+    last_w, eta_at_w, fbest_at_w = 0, eta.copy(), f_best.copy()
+    for k in range(steps):
+        z = np.clip(x_k + eta.reshape(shape) * np.sign(g_k), lo, hi)
+        if k == 0:
+            x_new = z
+        else:                                        # momentum: α = 0.75 on the new step
+            x_new = np.clip(x_k + momentum * (z - x_k) + (1 - momentum) * (x_k - x_prev), lo, hi)
+        f_new, g_new, broken_new = evaluate(x_new)
+        newly = broken_new & ~broken
+        x_broken[newly] = x_new[newly]
+        broken |= broken_new
+        increases += f_new > f_k
+        better = f_new > f_best
+        x_best[better], f_best[better] = x_new[better], f_new[better]
+        x_prev, x_k, f_k, g_k = x_k, x_new, f_new, g_new
+        if k + 1 in checkpoints:
+            w = k + 1
+            cond1 = increases < rho * (w - last_w)
+            cond2 = (eta_at_w == eta) & (fbest_at_w == f_best)
+            halve = cond1 | cond2
+            eta[halve] /= 2.0
+            if halve.any():                          # restart from the best point so far
+                x_k = x_k.copy()
+                x_k[halve] = x_best[halve]
+                f_k, g_k, _ = evaluate(x_k)
+                x_prev = x_k.copy()
+            increases[:] = 0
+            last_w, eta_at_w, fbest_at_w = w, eta.copy(), f_best.copy()
+    out = np.where(broken.reshape(shape), x_broken, x_best)
+    return out, broken, f_best
+
+
+def apgd(model: keras.Model, x, y, eps: float, loss: str = "ce", steps: int = 100, restarts: int = 1,
+         rho: float = 0.75, momentum: float = 0.75, seed: int = 0,
+         batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+    """Auto-PGD (Croce & Hein 2020): signed steps with momentum 0.75 and a step size that starts at 2ε and
+    halves at checkpoints where the loss stopped rising; ``loss`` "ce" (cross-entropy) or "dlr".
+
+    Per example it returns a point that is misclassified if any iterate of any restart was, else the point
+    of highest loss (the random start included), so it is never weaker than its own start."""
+    eps = _check_eps(eps)
+    x, y = _check_data(x, y)
+    if loss not in APGD_LOSSES:
+        raise ValueError(f"loss={loss!r} is not known; choose one of {', '.join(APGD_LOSSES)}.")
+    steps = _check_positive_int("steps", steps)
+    restarts = _check_positive_int("restarts", restarts)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    if not 0 < rho < 1 or not 0 < momentum <= 1:
+        raise ValueError(f"rho={rho} must be in (0, 1) and momentum={momentum} in (0, 1] "
+                         "(Croce & Hein use 0.75 for both).")
+    fn = _apgd_fn(model, tuple(x.shape[1:]), loss)
+    checkpoints = set(apgd_checkpoints(steps))
+    rng = np.random.default_rng(seed)
+    best = np.empty_like(x)
+    for s in _batches(len(x), batch_size):
+        xb, yb = x[s], y[s]
+        out, broken, f_best = _apgd_run(fn, xb, yb, eps, steps, checkpoints, rho, momentum, rng)
+        for _ in range(1, restarts):
+            todo = np.flatnonzero(~broken)
+            if len(todo) == 0:
+                break
+            o2, b2, f2 = _apgd_run(fn, xb[todo], yb[todo], eps, steps, checkpoints, rho, momentum, rng)
+            take = b2 | (f2 > f_best[todo])
+            out[todo[take]], f_best[todo[take]] = o2[take], f2[take]
+            broken[todo[b2]] = True
+        best[s] = out
+    assert_in_threat_model(x, best, eps)
+    return best
+
+
+def square_schedule(p_init: float, it: int, queries: int) -> float:
+    """Square attack's share of pixels changed per query: p_init, halved at 10, 50, 200, 500, 1000, 2000,
+    4000, 6000 and 8000 of 10,000 queries (rescaled to ``queries``; Andriushchenko et al. 2020)."""
+    i = int(it / queries * 10_000)
+    for k, bound in enumerate((10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)):
+        if i <= bound:
+            return p_init / 2**k
+    return p_init / 2**9
+
+
+def square(model: keras.Model, x, y, eps: float, queries: int = 1000, p_init: float = 0.8, seed: int = 0,
+           batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+    """Square attack, L∞ (Andriushchenko et al. 2020, arXiv 1912.00049): a black-box random search that
+    uses only the logits, never a gradient. It starts from vertical stripes of ±ε and, for each query,
+    sets a random square of side ≈ √(p·h·w) to ±ε per channel, keeping it if the margin z_y − max z_i falls.
+    An example stops once it is misclassified."""
+    eps = _check_eps(eps)
+    x, y = _check_data(x, y)
+    queries = _check_positive_int("queries", queries)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    if not 0 < p_init <= 1:
+        raise ValueError(f"p_init={p_init} must be in (0, 1]: the share of pixels changed per query")
+    if x.ndim != 4:
+        raise ValueError(f"square needs images [N, height, width, channels], got shape {x.shape}")
+    logits_fn = _compiled(model, tuple(x.shape[1:]))["logits"]
+    rng = np.random.default_rng(seed)
+    n, h, w, c = x.shape
+    out = np.empty_like(x)
+    for s in _batches(n, batch_size):
+        xb, yb = x[s], y[s]
+        lo, hi = np.maximum(xb - eps, 0.0), np.minimum(xb + eps, 1.0)
+        stripes = rng.choice([-eps, eps], size=(len(xb), 1, w, c)).astype(np.float32)
+        x_best = np.clip(xb + stripes, lo, hi)
+        m_best = margin(logits_fn(tf.constant(x_best)).numpy(), yb)
+        clean_m = margin(logits_fn(tf.constant(xb)).numpy(), yb)
+        worse = clean_m < m_best                     # the stripes helped nobody: start at x itself
+        x_best[worse], m_best[worse] = xb[worse], clean_m[worse]
+        for it in range(queries - 1):
+            todo = np.flatnonzero(m_best > 0)
+            if len(todo) == 0:
+                break
+            side = int(round(math.sqrt(square_schedule(p_init, it, queries) * h * w)))
+            side = min(max(side, 1), h - 1)
+            rows = rng.integers(0, h - side + 1, len(todo))
+            cols = rng.integers(0, w - side + 1, len(todo))
+            signs = rng.choice([-eps, eps], size=(len(todo), 1, 1, c)).astype(np.float32)
+            r, q = np.arange(h)[None, :, None, None], np.arange(w)[None, None, :, None]
+            window = ((r >= rows[:, None, None, None]) & (r < rows[:, None, None, None] + side)
+                      & (q >= cols[:, None, None, None]) & (q < cols[:, None, None, None] + side))
+            cand = np.clip(np.where(window, xb[todo] + signs, x_best[todo]), lo[todo], hi[todo])
+            m = margin(logits_fn(tf.constant(cand)).numpy(), yb[todo])
+            better = m < m_best[todo]
+            x_best[todo[better]], m_best[todo[better]] = cand[better], m[better]
+        out[s] = x_best
+    assert_in_threat_model(x, out, eps)
+    return out
+
+
 Attack = Callable[[keras.Model, np.ndarray, np.ndarray, float], np.ndarray]
 
 
@@ -304,7 +518,8 @@ class AdversarialTrainer(keras.Model):
     """Trains ``classifier`` with ``fit`` on adversarial examples made fresh for every batch.
 
     ``mode``: "fgsm" (Goodfellow et al. 2015), "fgsm_rs" (FGSM from a uniform random start with step
-    ``alpha`` = 1.25 ε, Wong et al. 2020) or "pgd" (Madry et al. 2018: ``steps`` steps of
+    ``alpha`` = 1.25 ε, the gradient taken at the start before any clip to [0, 1] unless ``clip_start``,
+    as in Wong et al. 2020) or "pgd" (Madry et al. 2018: ``steps`` steps of
     ``step_size`` from a random start). The loss is ``clean_weight``·CE(clean) + (1 − clean_weight)·
     CE(adversarial). ``ramp_steps`` > 0 grows ε linearly from 0 over that many optimizer steps (step
     sizes grow with it). ``fit`` reports ``loss``, ``clean_acc`` and ``adv_acc``, and the current ``eps``.
@@ -312,7 +527,7 @@ class AdversarialTrainer(keras.Model):
 
     def __init__(self, classifier: keras.Model, mode: str = "pgd", eps: float = 0.3, steps: int = 40,
                  step_size: float | None = None, alpha: float | None = None, clean_weight: float = 0.0,
-                 ramp_steps: int = 0, seed: int | None = None, **kwargs):
+                 ramp_steps: int = 0, clip_start: bool = False, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not known; choose one of {', '.join(MODES)}.")
@@ -331,6 +546,7 @@ class AdversarialTrainer(keras.Model):
         self.alpha = _check_step_size(alpha if alpha is not None else 1.25 * max(eps, 1e-3))
         self.clean_weight = float(clean_weight)
         self.ramp_steps = int(ramp_steps)
+        self.clip_start = bool(clip_start)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.clean_acc = keras.metrics.SparseCategoricalAccuracy(name="clean_acc")
@@ -361,7 +577,9 @@ class AdversarialTrainer(keras.Model):
             x_adv = project(x + eps * tf.sign(grad), x, eps)
         elif self.mode == "fgsm_rs":
             delta = keras.random.uniform(tf.shape(x), -1.0, 1.0, seed=self.seed_generator) * eps
-            start = tf.clip_by_value(x + delta, 0.0, 1.0)
+            start = x + delta  # Wong et al. take the gradient at the unclipped start
+            if self.clip_start:
+                start = tf.clip_by_value(start, 0.0, 1.0)
             _, grad, _ = _loss_and_grad(self.classifier, start, y)
             x_adv = project(start + self.alpha * scale * tf.sign(grad), x, eps)
         else:
@@ -402,12 +620,14 @@ class AdversarialTrainer(keras.Model):
 
 
 class PGDEarlyStopping(keras.callbacks.Callback):
-    """Watches PGD accuracy on a held-out batch after each epoch (or every ``every_batches``
-    batches), stops when it falls ``drop`` below the best seen (catastrophic overfitting, Wong et al.
-    2020), and restores the classifier's best weights when training ends."""
+    """Watches PGD and FGSM accuracy on a held-out batch after each epoch (or every ``every_batches``
+    batches), stops when PGD accuracy falls ``drop`` below the best seen (catastrophic overfitting, Wong
+    et al. 2020), and restores the classifier's best weights when training ends (``restore_best``).
+    With ``drop=1`` and ``restore_best=False`` it only records the two curves."""
 
     def __init__(self, x, y, eps: float = 0.3, steps: int = 10, step_size: float | None = None,
-                 drop: float = 0.2, every_batches: int | None = None, seed: int = 0):
+                 drop: float = 0.2, every_batches: int | None = None, seed: int = 0,
+                 restore_best: bool = True):
         super().__init__()
         self.x, self.y = _check_data(x, y)
         self.eps = _check_eps(eps)
@@ -420,7 +640,10 @@ class PGDEarlyStopping(keras.callbacks.Callback):
         self.every_batches = None if every_batches is None else _check_positive_int("every_batches",
                                                                                    every_batches)
         self.seed = seed
+        self.restore_best = bool(restore_best)
         self.history: list[float] = []
+        self.fgsm_history: list[float] = []
+        self.seconds = 0.0  # time spent measuring, so that training time can leave it out
         self.best_acc = -1.0
         self.best_weights: list[np.ndarray] | None = None
         self.stopped = False
@@ -435,8 +658,12 @@ class PGDEarlyStopping(keras.callbacks.Callback):
         return accuracy(clf, x_adv, self.y)
 
     def _watch(self) -> None:
+        t0 = time.perf_counter()
         acc = self.pgd_accuracy()
         self.history.append(acc)
+        clf = self._classifier()
+        self.fgsm_history.append(accuracy(clf, fgsm(clf, self.x, self.y, self.eps), self.y))
+        self.seconds += time.perf_counter() - t0
         if acc > self.best_acc:
             self.best_acc = acc
             self.best_weights = [np.array(w) for w in self._classifier().get_weights()]
@@ -455,5 +682,5 @@ class PGDEarlyStopping(keras.callbacks.Callback):
             logs["val_pgd_acc"] = self.history[-1]
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None:
+        if self.restore_best and self.best_weights is not None:
             self._classifier().set_weights(self.best_weights)

@@ -631,3 +631,40 @@ def check_synced_moments(fn: Callable) -> bool:
         raise ExerciseFailed(f"the variance over all rows is {whole.var(0).round(4)}, yours is "
                              f"{var.round(4)}; {hint}")
     return _passed("synchronised batch-norm moments")
+
+
+def check_dlr(fn: Callable) -> bool:
+    """``fn(logits, y)`` (float [N, C] logits, int [N] labels) must return the per-example DLR loss
+    −(z_y − max_{i≠y} z_i) / (z_π1 − z_π3) of Croce & Hein (2020), equation (9) of notebook 08."""
+    rng = np.random.default_rng(5)
+    z = (rng.normal(size=(64, 10)) * 3).astype(np.float32)
+    y = rng.integers(0, 10, 64).astype(np.int32)
+    z[:8, :] = np.arange(10, dtype=np.float32)[::-1]      # ties broken: a clear order
+    y[:8] = np.arange(8) % 3                               # the true class first, second or third
+    rows = np.arange(len(y))
+    top = -np.sort(-z.astype(np.float64), axis=1)
+    z_y = z[rows, y].astype(np.float64)
+    other = np.where(np.eye(10, dtype=bool)[y], -np.inf, z).max(1)
+    want = -(z_y - other) / (top[:, 0] - top[:, 2])
+    got = _numpy(_call(fn, z, y))
+    if got.shape != want.shape:
+        raise ExerciseFailed(f"expected one loss per example, shape {want.shape}, got {got.shape}; do not "
+                             "average over the batch.")
+    if np.allclose(got, want, rtol=1e-4, atol=1e-5):
+        scaled = _numpy(_call(fn, 1000 * z + 7, y))
+        if not np.allclose(scaled, want, rtol=1e-3, atol=1e-4):
+            raise ExerciseFailed("your loss changes when all logits are scaled by 1000 and shifted by 7; "
+                                 "equation (9) must not (use differences of logits, no softmax).")
+        return _passed("the DLR loss")
+    hints = [(-want, "the sign is flipped: the loss must rise as the true class loses, so put a minus in "
+                     "front of the margin."),
+             (-(z_y - other) / (top[:, 0] - top[:, 1]), "the denominator uses π₃, the third-largest logit, "
+                                                        "not the second."),
+             (-(z_y - top[:, 0]) / (top[:, 0] - top[:, 2]), "the maximum in the numerator is over the other "
+                                                             "classes i ≠ y, not over all classes."),
+             (-(z_y - other), "divide the margin by z_π1 − z_π3, which makes the loss scale-free.")]
+    for wrong, hint in hints:
+        if np.allclose(got, wrong, rtol=1e-4, atol=1e-5):
+            raise ExerciseFailed(f"your DLR loss differs from equation (9): {hint}")
+    raise ExerciseFailed(f"your DLR loss is off by up to {np.abs(got - want).max():.3g}; compute "
+                         "−(z_y − max_{i≠y} z_i) / (z_π1 − z_π3) per example.")

@@ -197,6 +197,25 @@ def test_early_stopping_works_inside_fit(digits):
     stop = adv.PGDEarlyStopping(xv[:32], yv[:32], eps=0.1, steps=2)
     history = trainer.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, callbacks=[stop]).history
     assert len(stop.history) == 2 and history["val_pgd_acc"] == stop.history
+    assert len(stop.fgsm_history) == 2 and all(0 <= a <= 1 for a in stop.fgsm_history)
+
+
+def test_a_monitor_without_restore_keeps_the_last_weights(model, digits):
+    _, _, x, y = digits
+    trainer = adv.AdversarialTrainer(model, mode="fgsm_rs", eps=0.3)
+    watch = adv.PGDEarlyStopping(x[:64], y[:64], eps=0.02, steps=2, drop=1.0, restore_best=False)
+    watch.set_model(trainer)
+    good = [w.copy() for w in model.get_weights()]
+    try:
+        watch.on_epoch_end(0)
+        model.set_weights([np.zeros_like(w) for w in good])
+        watch.on_epoch_end(1)
+        assert not watch.stopped and watch.history[1] < watch.history[0] - 0.2
+        assert watch.fgsm_history[1] < watch.fgsm_history[0]
+        watch.on_train_end()
+        assert all(not w.any() for w in model.get_weights())     # the collapsed weights stay
+    finally:
+        model.set_weights(good)
 
 
 # ------------------------------------------------------------------ the exercise checks of notebook 08
@@ -244,3 +263,142 @@ def test_broken_by_any_check():
                          (lambda c, a: np.mean(c & a[0] & a[1]), "any number of attacks")]:
         with pytest.raises(exercises.ExerciseFailed, match=match):
             exercises.check_broken_by_any(wrong)
+
+
+# ------------------------------------------------------------------ APGD (Croce & Hein 2020) and Square
+def _scaled(model, factor=1000.0):
+    """The same classifier with its logits multiplied: identical predictions, a saturated softmax."""
+    return keras.Sequential([keras.Input(model.input_shape[1:]), model, keras.layers.Rescaling(factor)])
+
+
+def test_dlr_loss_matches_its_formula_and_ignores_the_logit_scale():
+    logits = np.array([[3.0, 1.0, 0.5, -2.0], [0.2, 4.0, 1.0, 3.0]], np.float32)
+    y = np.array([1, 1])
+    # example 0: −(z_y − max_{i≠y} z_i)/(z_π1 − z_π3) = −(1 − 3)/(3 − 0.5); example 1: −(4 − 3)/(4 − 1)
+    want = np.array([2 / 2.5, -1 / 3])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(adv.dlr_loss(logits, y)), want, rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(adv.dlr_loss(1000 * logits + 7, y)), want,
+                               rtol=1e-5)
+    np.testing.assert_allclose(adv.margin(logits, y), [-2.0, 1.0])
+
+
+def test_apgd_checkpoints_follow_the_paper():
+    # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99: w_j = ⌈p_j · N⌉
+    assert adv.apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert adv.apgd_checkpoints(1) == []
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+def test_apgd_and_square_stay_in_the_eps_ball_and_the_pixel_range(model, digits, eps):
+    _, _, x, y = digits  # includes all-0 and all-1 images
+    for x_adv in (adv.apgd(model, x, y, eps, "ce", steps=10, restarts=2),
+                  adv.apgd(model, x, y, eps, "dlr", steps=10),
+                  adv.square(model, x, y, eps, queries=20)):
+        assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+        assert np.abs(x_adv - x).max() <= eps + 1e-6
+        assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+        if eps > 0:
+            assert np.abs(x_adv - x).max() > eps / 2
+
+
+@pytest.mark.parametrize("loss", adv.APGD_LOSSES)
+def test_apgd_is_never_weaker_than_its_own_start(model, digits, loss):
+    _, _, x, y = digits
+    x, y = x[:96], y[:96]
+    eps = 0.05
+    start = adv.apgd_start(x, eps, np.random.default_rng(3))     # the first draw of seed 3
+    x_adv = adv.apgd(model, x, y, eps, loss, steps=8, seed=3, batch_size=96)
+    broken_start = adv.predict(model, start) != y
+    broken_adv = adv.predict(model, x_adv) != y
+    assert np.all(broken_adv[broken_start])                        # broken at the start: stays broken
+    logits = lambda z: keras.ops.convert_to_numpy(model(z, training=False))  # noqa: E731
+    if loss == "ce":
+        f0, f1 = _losses(model, start, y), _losses(model, x_adv, y)
+    else:
+        f0 = keras.ops.convert_to_numpy(adv.dlr_loss(logits(start), y))
+        f1 = keras.ops.convert_to_numpy(adv.dlr_loss(logits(x_adv), y))
+    keep = ~broken_adv
+    assert np.all(f1[keep] >= f0[keep] - 1e-5)                     # unbroken: a loss at least the start's
+    assert broken_adv.sum() > broken_start.sum()                   # and the steps did something
+
+
+def test_apgd_is_at_least_as_strong_as_pgd(model, digits):
+    _, _, x, y = digits
+    x, y = x[:96], y[:96]
+    for eps in (0.05, 0.1):
+        acc_pgd = adv.accuracy(model, adv.pgd(model, x, y, eps, steps=40, step_size=2.5 * eps / 40), y)
+        acc_ce = adv.accuracy(model, adv.apgd(model, x, y, eps, "ce", steps=40), y)
+        acc_dlr = adv.accuracy(model, adv.apgd(model, x, y, eps, "dlr", steps=40), y)
+        assert acc_ce <= acc_pgd and acc_dlr <= acc_pgd + 1 / 96, (eps, acc_pgd, acc_ce, acc_dlr)
+
+
+def test_dlr_and_square_see_through_a_saturated_softmax(model, digits):
+    _, _, x, y = digits
+    x, y = x[:96], y[:96]
+    masked = _scaled(model)
+    eps = 0.15
+    acc_pgd = adv.accuracy(masked, adv.pgd(masked, x, y, eps, steps=10, step_size=0.0375), y)
+    acc_dlr = adv.accuracy(masked, adv.apgd(masked, x, y, eps, "dlr", steps=20), y)
+    acc_sq = adv.accuracy(masked, adv.square(masked, x, y, eps, queries=300), y)
+    acc_sq_plain = adv.accuracy(model, adv.square(model, x, y, eps, queries=300), y)
+    assert acc_dlr < acc_pgd - 0.4 and acc_sq < acc_pgd - 0.4, (acc_pgd, acc_dlr, acc_sq)
+    assert abs(acc_sq - acc_sq_plain) <= 0.05     # only the logits' order matters to a black-box search
+
+
+def test_square_only_lowers_the_margin(model, digits):
+    _, _, x, y = digits
+    x, y = x[:64], y[:64]
+    x_adv = adv.square(model, x, y, 0.15, queries=100)
+    logits = lambda z: keras.ops.convert_to_numpy(model(z, training=False))  # noqa: E731
+    assert np.all(adv.margin(logits(x_adv), y) <= adv.margin(logits(x), y) + 1e-5)
+    assert adv.accuracy(model, x_adv, y) < adv.accuracy(model, x, y) - 0.2
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m, x, y: adv.apgd(m, x, y, 0.1, loss="mse"), "ce, dlr"),
+    (lambda m, x, y: adv.apgd(m, x, y, 0.1, steps=0), "steps=0"),
+    (lambda m, x, y: adv.apgd(m, x, y, 0.1, rho=1.5), "rho"),
+    (lambda m, x, y: adv.apgd(m, x, y, 2.0), "between 0 and 1"),
+    (lambda m, x, y: adv.square(m, x, y, 0.1, queries=0), "queries=0"),
+    (lambda m, x, y: adv.square(m, x, y, 0.1, p_init=0), "p_init"),
+    (lambda m, x, y: adv.square(m, x.reshape(len(x), -1), y, 0.1), "height, width, channels"),
+])
+def test_apgd_and_square_refuse_bad_inputs(model, digits, call, match):
+    _, _, x, y = digits
+    with pytest.raises(ValueError, match=match):
+        call(model, x[:8], y[:8])
+
+
+def test_dlr_check_passes_the_package_and_names_each_mistake():
+    import tensorflow as tf
+
+    assert exercises.check_dlr(adv.dlr_loss)
+
+    def parts(z, y):
+        z = np.asarray(z, np.float64)
+        top = -np.sort(-z, axis=1)
+        z_y = z[np.arange(len(y)), y]
+        other = np.where(np.eye(z.shape[1], dtype=bool)[y], -np.inf, z).max(1)
+        return z_y, other, top
+
+    def flipped(z, y):
+        z_y, o, t = parts(z, y)
+        return (z_y - o) / (t[:, 0] - t[:, 2])
+
+    def second(z, y):
+        z_y, o, t = parts(z, y)
+        return -(z_y - o) / (t[:, 0] - t[:, 1])
+
+    def over_all(z, y):
+        z_y, o, t = parts(z, y)
+        return -(z_y - t[:, 0]) / (t[:, 0] - t[:, 2])
+
+    def softmax_based(z, y):
+        p = tf.nn.softmax(np.asarray(z, np.float32)).numpy()
+        return -(p[np.arange(len(y)), y] - np.where(np.eye(10, dtype=bool)[y], -1, p).max(1))
+
+    for wrong, match in [(flipped, "sign is flipped"), (second, "π₃"), (over_all, "i ≠ y"),
+                         (lambda z, y: tf.reduce_mean(adv.dlr_loss(z, y)), "one loss per example"),
+                         (softmax_based, "off by")]:
+        with pytest.raises(exercises.ExerciseFailed, match=match):
+            exercises.check_dlr(wrong)

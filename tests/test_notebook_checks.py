@@ -79,6 +79,9 @@ MUTATIONS = {
         ("EPS * np.abs(g[inner]).sum(), rtol=1e-5)", "EPS * np.linalg.norm(g[inner]), rtol=1e-5)"),   # (4)
         ("allowed = grid[np.abs(grid - xi) <= EPS + 1e-7]",
          "allowed = grid[np.abs(grid - xi) <= 2 * EPS]"),                            # the projection
+        ("p = [0.0, 0.22]", "p = [0.0, 0.2]"),                                      # (8): APGD checkpoints
+        ("/ (top[:, 0] - top[:, 2])    # equation (9)",
+         "/ (top[:, 0] - top[:, 1])    # equation (9)"),                             # (9): DLR
     ],
     "02_gan_objective_derivation.ipynb": [
         ("np.log(1 - D_fixed(MU + SIGMA * z))", "np.log(1 - D_fixed(z))"),                          # (1)
