@@ -219,6 +219,15 @@ def fgsm(model: keras.Model, x, y, eps: float, batch_size: int = DEFAULT_BATCH) 
     return x_adv
 
 
+def _keep_stronger(todo: np.ndarray, x_new: np.ndarray, score_new: np.ndarray, broken_new: np.ndarray,
+                   best_x: np.ndarray, best_score: np.ndarray, best_broken: np.ndarray) -> None:
+    """Merge a restart's results for the rows ``todo`` into the running best, in place: keep the new
+    point where it breaks the example or, still unbroken, reaches a higher loss (PGD and APGD alike)."""
+    take = broken_new | (score_new > best_score[todo])
+    best_x[todo[take]], best_score[todo[take]] = x_new[take], score_new[take]
+    best_broken[todo[broken_new]] = True
+
+
 def pgd(model: keras.Model, x, y, eps: float, steps: int = 40, step_size: float = 0.01, restarts: int = 1,
         random_start: bool = True, seed: int = 0, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
     """Projected gradient descent (Madry et al. 2018) on the cross-entropy, L∞ ball, pixels in [0, 1].
@@ -252,10 +261,7 @@ def pgd(model: keras.Model, x, y, eps: float, steps: int = 40, step_size: float 
             x_adv, loss, correct = fn(tf.gather(xb, todo), tf.gather(yb, todo), e, k, a, seed_t,
                                       tf.constant(True))
             x_adv, loss, broken = x_adv.numpy(), loss.numpy(), ~correct.numpy()
-            # keep the new run where it breaks the example or, still unbroken, reaches a higher loss
-            take = broken | (loss > best_loss[todo])
-            best_adv[todo[take]], best_loss[todo[take]] = x_adv[take], loss[take]
-            best_broken[todo[broken]] = True
+            _keep_stronger(todo, x_adv, loss, broken, best_adv, best_loss, best_broken)
         best[s] = best_adv
     assert_in_threat_model(x, best, eps)
     return best
@@ -407,9 +413,7 @@ def apgd(model: keras.Model, x, y, eps: float, loss: str = "ce", steps: int = 10
             if len(todo) == 0:
                 break
             o2, b2, f2 = _apgd_run(fn, xb[todo], yb[todo], eps, steps, checkpoints, rho, momentum, rng)
-            take = b2 | (f2 > f_best[todo])
-            out[todo[take]], f_best[todo[take]] = o2[take], f2[take]
-            broken[todo[b2]] = True
+            _keep_stronger(todo, o2, f2, b2, out, f_best, broken)
         best[s] = out
     assert_in_threat_model(x, best, eps)
     return best
