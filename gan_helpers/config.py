@@ -7,6 +7,7 @@ import platform
 from typing import TypeVar
 
 FAST_ENV = "GAN_HELPERS_FAST"
+SEED_ENV = "GAN_HELPERS_SEED"
 DEFAULT_SEED = 42
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -21,7 +22,7 @@ def is_fast() -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{FAST_ENV}={value!r} is not understood; use 1 (fast, CI size) or 0 (full).")
+    raise ValueError(f"{FAST_ENV}={value!r} is not understood; use 1 (fast: small runs) or 0 (full).")
 
 
 def choose(full: T, fast: T) -> T:
@@ -29,9 +30,28 @@ def choose(full: T, fast: T) -> T:
     return fast if is_fast() else full
 
 
-def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = False) -> int:
-    """Seed Python, NumPy and TensorFlow (through Keras); optionally make TF ops deterministic."""
+def default_seed() -> int:
+    """The notebooks' seed: ``GAN_HELPERS_SEED`` when set (to check that no result hangs on one lucky
+    seed, ``make test-seeds``), else 42."""
+    value = os.environ.get(SEED_ENV, "").strip()
+    if not value:
+        return DEFAULT_SEED
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"{SEED_ENV}={value!r} is not a seed; use a whole number from 0 to 2**32 - 1.")
+    return seed
+
+
+def set_seed(seed: int | None = None, deterministic: bool = False) -> int:
+    """Seed Python, NumPy and TensorFlow (through Keras); optionally make TF ops deterministic.
+    With no seed, the notebooks' ``default_seed()``."""
     import keras
+
+    if seed is None:
+        seed = default_seed()
 
     keras.utils.set_random_seed(seed)
     if deterministic:
@@ -97,7 +117,7 @@ def describe_runtime(seed: int | None = None) -> str:
         "Python {python} | TensorFlow {tensorflow} | Keras {keras} ({keras_backend} backend) | "
         "NumPy {numpy}".format(**v),
         f"Device: {device_description()}",
-        f"Mode: {'FAST (CI size)' if is_fast() else 'full'}  (set {FAST_ENV}=1 for the fast mode)",
+        f"Mode: {'fast (small runs)' if is_fast() else 'full'}  (set {FAST_ENV}=1 for the fast mode)",
     ]
     if seed is not None:
         lines.append(f"Seed: {seed}")

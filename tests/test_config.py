@@ -30,3 +30,17 @@ def test_seed_makes_draws_repeat():
     a = np.random.rand(3)
     config.set_seed(3)
     np.testing.assert_array_equal(a, np.random.rand(3))
+
+
+@pytest.mark.parametrize("value, seed", [("", 42), ("7", 7), (" 0 ", 0)])
+def test_default_seed_comes_from_the_environment(monkeypatch, value, seed):
+    monkeypatch.setenv(config.SEED_ENV, value)
+    assert config.default_seed() == seed
+    assert config.set_seed() == seed
+
+
+@pytest.mark.parametrize("value", ["seven", "-1", "1.5", str(2**32)])
+def test_default_seed_rejects_what_is_not_a_seed(monkeypatch, value):
+    monkeypatch.setenv(config.SEED_ENV, value)
+    with pytest.raises(ValueError, match="GAN_HELPERS_SEED.*whole number"):
+        config.default_seed()
