@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check gan_helpers tests scripts benchmarks notebooks
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest --durations=15 tests
 
 notebooks: $(STAMP)
 	GAN_HELPERS_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:randomly notebooks/
