@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loss", choices=("nonsaturating", "minimax"), default="nonsaturating",
                    help="generator loss (default: nonsaturating)")
     t.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED)
-    t.add_argument("--out", type=Path, default=Path("runs/dcgan"), help="output folder")
+    t.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<model>)")
     t.add_argument("--fast", action="store_true",
                    help=f"tiny CI-sized run (same as {config.FAST_ENV}=1)")
     t.add_argument("--restart", action="store_true",
@@ -487,6 +487,7 @@ def _quality(gan, digits, fast: bool, seed: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
+        args.out = args.out or Path("runs") / args.model
         return train(args)
     return 2  # pragma: no cover - argparse rejects other commands
 
