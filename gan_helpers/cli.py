@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = DCGANRecipe()
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train the DCGAN; write samples, GIF, losses and metrics",
-                       description="Train the DCGAN of notebook 04 and write samples.png, "
+    t = sub.add_parser("train", help="train a GAN (--model); write samples, GIF, losses and metrics",
+                       description="Train the DCGAN of notebook 04 (--model cgan: the conditional GAN of "
+                                   "notebook 06) and write samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "
                                    "Rerunning the same command resumes from the last epoch's "
                                    "checkpoint.")
