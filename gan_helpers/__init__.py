@@ -12,8 +12,8 @@ USER_SET_TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ  # the user's choic
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
 __version__ = "0.1.0"
-__all__ = ["adversarial", "callbacks", "config", "data", "distribute", "exercises", "losses", "metrics",
-           "models", "plots", "theory", "toy", "training"]
+__all__ = ["adversarial", "callbacks", "conditional", "config", "data", "distribute", "exercises", "losses",
+           "metrics", "models", "plots", "theory", "toy", "training"]
 
 
 def __getattr__(name: str):

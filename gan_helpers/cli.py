@@ -1,4 +1,5 @@
-"""``python -m gan_helpers train``: train the DCGAN and write its pictures and metrics."""
+"""``python -m gan_helpers train``: train the DCGAN (or another ``--model``) and write its pictures and
+metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .data import DATASETS, SOURCES
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
 NAN_ENV = "GAN_HELPERS_TEST_NAN_AT_STEP"   # test hook (see _inject_nan_for_tests)
+MODELS = ("dcgan", "cgan")   # --model: the DCGAN of notebook 04, the conditional GAN of notebook 06
 CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss")
 
 
@@ -53,11 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     r = DCGANRecipe()
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train the DCGAN; write samples, GIF, losses and metrics",
-                       description="Train the DCGAN of notebook 04 and write samples.png, "
+    t = sub.add_parser("train", help="train a GAN (--model); write samples, GIF, losses and metrics",
+                       description="Train the DCGAN of notebook 04 (--model cgan: the conditional GAN of "
+                                   "notebook 06) and write samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "
                                    "Rerunning the same command resumes from the last epoch's "
                                    "checkpoint.")
+    t.add_argument("--model", choices=MODELS, default="dcgan",
+                   help="dcgan: the DCGAN of notebook 04; cgan: the label-conditioned DCGAN of notebook 06, "
+                        "whose generator.keras takes [z, labels] and whose samples.png has one row per "
+                        "digit (default: dcgan)")
     t.add_argument("--dataset", choices=DATASETS, default="mnist")
     t.add_argument("--source", choices=SOURCES, default="auto",
                    help="where MNIST comes from: auto (download, else the bundled sample), "
@@ -80,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loss", choices=("nonsaturating", "minimax"), default="nonsaturating",
                    help="generator loss (default: nonsaturating)")
     t.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED)
-    t.add_argument("--out", type=Path, default=Path("runs/dcgan"), help="output folder")
+    t.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<model>)")
     t.add_argument("--fast", action="store_true",
                    help=f"tiny CI-sized run (same as {config.FAST_ENV}=1)")
     t.add_argument("--restart", action="store_true",
@@ -150,8 +157,11 @@ def _inject_nan_for_tests(ds, start_step: int):
     import tensorflow as tf
 
     bad = int(at)
+    def poison(i, x):   # images only: a conditional run's labels stay as they are
+        return tf.where(i == bad, tf.fill(tf.shape(x), float("inf")), x) if x.dtype.is_floating else x
+
     return ds.enumerate(start=start_step + 1).map(
-        lambda i, x: tf.where(i == bad, tf.fill(tf.shape(x), float("inf")), x))
+        lambda i, batch: tf.nest.map_structure(lambda x: poison(i, x), batch))
 
 
 def train(args: argparse.Namespace) -> int:
@@ -201,7 +211,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
 
     run_config = _run_config(args)
     # checked only when the checkpoint records them (older checkpoints do not)
-    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch}
+    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch,
+                 "model": args.model}
     ckpt_dir = out / "checkpoint"
     initial_epoch, history, frames, parts = 0, {}, [], []
     if out.is_dir() and not args.restart:   # --restart leaves it be: the first epoch replaces it
@@ -245,7 +256,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     if _quiet.STATE["active"]:
         print(_quiet.NOTE)
     with strategy.scope():  # networks and both optimizers: their variables are mirrored
-        gan = recipe.build(seed=seed, g_loss_fn=args.loss)
+        gan = _build_model(args.model, recipe, seed, args.loss)
     if resume:
         try:
             gan.load_state(ckpt_dir)
@@ -260,8 +271,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
         print(f"Resuming from the checkpoint after epoch {initial_epoch} in {ckpt_dir} "
               "(--restart starts again).")
 
-    noise = np.random.default_rng(seed).standard_normal((64, args.latent_dim)).astype("float32")
-    grid = callbacks.SampleGrid(noise, gif_path=out / "progress.gif")
+    grid = _sample_grid(args.model, args.latent_dim, seed, out / "progress.gif")
     grid.frames, grid.epochs = frames, list(range(len(frames)))
     losses = callbacks.LossHistory()
     losses.history = history
@@ -276,8 +286,9 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     ckpt = callbacks.GANCheckpoint(out / "checkpoint", meta={**run_config, **run_facts}, history=losses,
                                    extras=extras)
     start_step = initial_epoch * steps_per_epoch
-    ds = _inject_nan_for_tests(data.resumable_dataset(x, args.batch_size, seed=seed, start_step=start_step),
-                               start_step)
+    labels = _labels_for(args.model, digits, len(x))
+    ds = _inject_nan_for_tests(data.resumable_dataset(x, args.batch_size, seed=seed, start_step=start_step,
+                                                      labels=labels), start_step)
     ds = distribute.for_workers(ds, cluster)
     print(f"Training {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
           f"from epoch {initial_epoch}.")
@@ -306,8 +317,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
         parts = [*parts, round(train_seconds, 2)]
     _test_pause_outputs(out)
 
-    plots.save_png(plots.image_grid(training.generate_from(callbacks.sampler_of(gan), noise), ncols=8),
-                   out / "samples.png")
+    plots.save_png(_final_grid(grid, gan), out / "samples.png")
     if grid.frames:
         plots.write_gif(grid.frames, out / "progress.gif")
     import matplotlib
@@ -318,6 +328,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     plt.close(plots.plot_losses(losses.history, steps_per_epoch=steps_per_epoch,
                                 path=out / "losses.png"))
     gan.save_generator(out / "generator.keras", provenance={
+        "model": args.model, "inputs": _generator_inputs(args.model),
         "recipe": training.recipe_record(recipe), "loss": args.loss, "dataset": args.dataset,
         "data_source": digits.source, "train_images": len(x), "steps": epochs * steps_per_epoch,
         "seed": seed})
@@ -327,7 +338,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     metrics = {
         "dataset": args.dataset, "data_source": digits.source, "train_images": len(x),
         "fast": fast, "epochs": epochs, "resumed_from_epoch": initial_epoch,
-        "steps": epochs * steps_per_epoch, **run_config, "seed": seed,
+        "steps": epochs * steps_per_epoch, "model": args.model, **run_config, "seed": seed,
         "final_epoch_means": final,
         "wall_time_s": round(sum(parts), 2),
         "wall_time_parts_s": parts,
@@ -343,6 +354,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     if args.dataset == "mnist" and distribute.is_chief(cluster):
         metrics["quality"] = _quality(gan, digits, fast, seed)
         q = metrics["quality"]
+        if args.model == "cgan":
+            print(f"Label agreement {q['label_agreement']:.1%} (the feature net reads the requested digit)")
         g, f = q["generator"], q["real_vs_real_floor"]
         print(f"FD-MNIST {g['fd_mnist']:.2f} (real-vs-real floor {f['fd_mnist']:.2f}, N = {q['n']}); "
               f"confident share {g['confident_share']:.1%} (held-out real digits "
@@ -359,6 +372,53 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         print(f"  {out / name}")
     return 0
+
+
+# ----------------------------------------------------------------- what differs between --model's
+def _build_model(model: str, recipe, seed: int, loss: str):
+    """The compiled GAN for ``--model``, from the one recipe (call under the strategy's scope)."""
+    if model == "cgan":
+        from .conditional import build_conditional
+
+        return build_conditional(recipe, seed=seed, g_loss_fn=loss)
+    return recipe.build(seed=seed, g_loss_fn=loss)
+
+
+def _labels_for(model: str, digits, n: int):
+    """The training labels a conditional model needs (the first ``n``, as the images), else None."""
+    return digits.y_train[:n] if model == "cgan" else None
+
+
+def _sample_grid(model: str, latent_dim: int, seed: int, gif_path: Path):
+    """The progress callback: 64 fixed noise vectors, or for cgan the 10×10 class grid (one row
+    per digit, one column per noise vector)."""
+    import numpy as np
+
+    from . import callbacks
+
+    rng = np.random.default_rng(seed)
+    if model == "cgan":
+        from .conditional import ClassGrid
+
+        return ClassGrid(rng.standard_normal((10, latent_dim)).astype("float32"), gif_path=gif_path)
+    return callbacks.SampleGrid(rng.standard_normal((64, latent_dim)).astype("float32"), gif_path=gif_path)
+
+
+def _final_grid(grid, gan):
+    """samples.png from the final (averaged) generator: 8×8 samples, or for cgan the class grid."""
+    from . import callbacks, plots, training
+
+    sampler = callbacks.sampler_of(gan)
+    if hasattr(gan, "n_classes"):
+        from .conditional import class_grid
+
+        return class_grid(sampler, grid.noise)
+    return plots.image_grid(training.generate_from(sampler, grid.noise), ncols=8)
+
+
+def _generator_inputs(model: str) -> str:
+    """What generator.keras takes, for its provenance record."""
+    return "[z, labels]: z standard normal [N, latent_dim], labels int 0-9 [N]" if model == "cgan" else "z"
 
 
 def _test_pause_callbacks(out: Path, steps_per_epoch: int) -> list:
@@ -414,14 +474,21 @@ def _quality(gan, digits, fast: bool, seed: int) -> dict:
 
     # the fidelity floor comes from digits the feature net never saw: on its own training digits
     # (the FD floor's set) it is over-confident
-    return {"n": n, "feature_net": {"source": net.source, "test_accuracy": net.test_accuracy},
-            "generator": row(gan.generate(n, seed=seed)), "real_vs_real_floor": row(real_b),
-            "held_out_confident_share": m.confident_share(net.probs(real_a))}
+    quality = {"n": n, "feature_net": {"source": net.source, "test_accuracy": net.test_accuracy},
+               "generator": row(gan.generate(n, seed=seed)), "real_vs_real_floor": row(real_b),
+               "held_out_confident_share": m.confident_share(net.probs(real_a))}
+    if hasattr(gan, "n_classes"):   # a conditional GAN: does the digit match the label asked for?
+        from .conditional import label_agreement
+
+        agree = label_agreement(net, gan.sampler, n, seed)
+        quality.update(label_agreement=agree["agreement"], label_agreement_per_class=agree["per_class"])
+    return quality
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
+        args.out = args.out or Path("runs") / args.model
         return train(args)
     return 2  # pragma: no cover - argparse rejects other commands
 

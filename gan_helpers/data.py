@@ -211,15 +211,23 @@ def make_dataset(images: np.ndarray, batch_size: int, shuffle: bool = True, seed
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def resumable_dataset(images: np.ndarray, batch_size: int, seed: int = 0, start_step: int = 0):
+def resumable_dataset(images: np.ndarray, batch_size: int, seed: int = 0, start_step: int = 0,
+                      labels: np.ndarray | None = None):
     """An endless ``tf.data`` stream of full batches in which pass p over the data is the permutation
     drawn from (``seed``, p) alone, starting at batch ``start_step``: a run resumed at any step sees
     exactly the batches an uninterrupted run would (``make_dataset``'s reshuffling depends on how
-    many times the pipeline was iterated, which a new process does not know)."""
+    many times the pipeline was iterated, which a new process does not know). With ``labels`` (one
+    integer per image, for a conditional GAN) each batch is the pair (images, labels)."""
     import tensorflow as tf
 
     images = check_gan_images(images)
     n = len(images)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be one integer per image, shape ({n},); got shape {labels.shape} "
+                             f"of dtype {labels.dtype}.")
+        y = tf.constant(labels.astype(np.int32))
     _check_batch_size(batch_size, n)
     if start_step < 0:
         raise ValueError(f"start_step must be ≥ 0, got {start_step}")
@@ -232,6 +240,8 @@ def resumable_dataset(images: np.ndarray, batch_size: int, seed: int = 0, start_
         return tf.data.Dataset.from_tensor_slices(order[: per_pass * batch_size]).batch(batch_size)
 
     batches = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass).skip(offset)
+    if labels is not None:
+        return batches.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx))).prefetch(tf.data.AUTOTUNE)
     return batches.map(lambda idx: tf.gather(x, idx)).prefetch(tf.data.AUTOTUNE)
 
 

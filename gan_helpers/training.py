@@ -97,8 +97,9 @@ class GAN(keras.Model):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = latent_dim or int(generator.input_shape[-1])
-        g_out, d_in = tuple(generator.output_shape[1:]), tuple(discriminator.input_shape[1:])
+        # a conditional network's first input is the noise (G) or the image (D); the label comes second
+        self.latent_dim = latent_dim or int(_first_input_shape(generator)[-1])
+        g_out, d_in = tuple(generator.output_shape[1:]), tuple(_first_input_shape(discriminator)[1:])
         if g_out != d_in:
             raise ValueError(f"the generator makes images of shape {g_out} but the discriminator takes "
                              f"{d_in}; build both for the same image shape.")
@@ -203,10 +204,27 @@ class GAN(keras.Model):
         try:
             for bn in bns:
                 bn.momentum = 0.0
-            self.ema_generator(z, training=True)
+            self.ema_generator(self._calibration_inputs(z), training=True)
         finally:
             for bn, m in zip(bns, momenta):
                 bn.momentum = m
+
+    # ----------------------------------------------- hooks: a conditional GAN overrides these four
+    def _split_data(self, data):
+        """A batch's images and what conditions them (None here: this GAN is unconditional)."""
+        return (data[0] if isinstance(data, (tuple, list)) else data), None
+
+    def _generate(self, batch_size, cond, training=True):
+        """Fakes G(z) from fresh noise (a conditional GAN feeds ``cond`` to G too)."""
+        return self.generator(self.sample_noise(batch_size), training=training)
+
+    def _discriminate(self, images, cond, training=True):
+        """D's logits on ``images`` (a conditional GAN feeds ``cond`` to D too)."""
+        return self.discriminator(images, training=training)
+
+    def _calibration_inputs(self, z):
+        """What ``calibrate_ema_batchnorm`` feeds the averaged generator: the noise itself here."""
+        return z
 
     def sample_noise(self, batch_size):
         """Standard normal z, drawn from the model's seed generator. Under a strategy each replica
@@ -214,7 +232,7 @@ class GAN(keras.Model):
         return _distribute.replica_rows(
             lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size)
 
-    def gradient_penalty(self, real, fake):
+    def gradient_penalty(self, real, fake, cond=None):
         """WGAN-GP's E[(‖∇D(x̂)‖₂ − 1)²] at x̂ = αx + (1 − α)G(z), one α ~ U(0, 1) per sample."""
         shape = [tf.shape(real)[0]] + [1] * (len(real.shape) - 1)
         alpha = _distribute.replica_rows(
@@ -222,21 +240,21 @@ class GAN(keras.Model):
         mixed = alpha * real + (1.0 - alpha) * tf.cast(fake, real.dtype)
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            scores = self.discriminator(mixed, training=True)
+            scores = self._discriminate(mixed, cond)
         grads = tf.reshape(tape.gradient(scores, mixed), [tf.shape(real)[0], -1])
         norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)  # finite gradient at 0
         return tf.reduce_mean(tf.square(norm - 1.0))
 
-    def _d_step(self, real, batch_size, fake=None):
+    def _d_step(self, real, batch_size, fake=None, cond=None):
         if fake is None:
-            fake = self.generator(self.sample_noise(batch_size), training=True)
+            fake = self._generate(batch_size, cond)
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits = self._discriminate(real, cond)
+            fake_logits = self._discriminate(fake, cond)
             d_loss = self.d_loss_fn(real_logits, fake_logits)
             if self.gp_weight > 0:
-                d_loss = d_loss + self.gp_weight * self.gradient_penalty(real, fake)
+                d_loss = d_loss + self.gp_weight * self.gradient_penalty(real, fake, cond)
             # per-replica mean → share of the global-batch mean; loss scaling only in mixed precision
             scaled = self.d_optimizer.scale_loss(_distribute.scale_to_global_batch(d_loss))
         d_vars = self.discriminator.trainable_variables
@@ -257,25 +275,27 @@ class GAN(keras.Model):
         return tf.split(real, self.d_steps, axis=0)
 
     def train_step(self, data):
-        reals = self._real_batches(data[0] if isinstance(data, (tuple, list)) else data)
-        real = reals[-1]
+        images, cond = self._split_data(data)
+        reals = self._real_batches(images)
+        conds = [None] * len(reals) if cond is None else self._real_batches(cond)
+        real, real_cond = reals[-1], conds[-1]   # fakes take the real batch's condition (labels)
         batch_size = tf.shape(real)[0]
 
         # 1. Discriminator: push D(x) up on real images and D(G(z)) down on fakes. With d_steps > 1
         #    (WGAN-GP's n_critic) it takes several updates, each on its own real batch and fresh noise.
-        for earlier in reals[:-1]:
-            self._d_step(earlier, batch_size)
+        for earlier, earlier_cond in zip(reals[:-1], conds[:-1]):
+            self._d_step(earlier, batch_size, None, earlier_cond)
         with tf.GradientTape() as tape:
             if self.share_fakes:  # G's forward pass, recorded once and used by both updates
-                fake = self.generator(self.sample_noise(batch_size), training=True)
+                fake = self._generate(batch_size, real_cond)
                 with tape.stop_recording():
-                    d_loss, real_logits, fake_logits = self._d_step(real, batch_size, fake)
+                    d_loss, real_logits, fake_logits = self._d_step(real, batch_size, fake, real_cond)
             else:
                 with tape.stop_recording():
-                    d_loss, real_logits, fake_logits = self._d_step(real, batch_size)
+                    d_loss, real_logits, fake_logits = self._d_step(real, batch_size, None, real_cond)
                 # 2. Generator: with D fixed, make fresh fakes that D scores as real.
-                fake = self.generator(self.sample_noise(batch_size), training=True)
-            g_loss = self.g_loss_fn(self.discriminator(fake, training=True))
+                fake = self._generate(batch_size, real_cond)
+            g_loss = self.g_loss_fn(self._discriminate(fake, real_cond))
             scaled = self.g_optimizer.scale_loss(_distribute.scale_to_global_batch(g_loss))
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
@@ -576,11 +596,21 @@ def _flat_layers(model: keras.Model):
             yield from _flat_layers(layer)
 
 
-def generate_from(generator: keras.Model, z, batch_size: int = 256) -> np.ndarray:
-    """Run ``generator`` on noise ``z`` in inference mode, in batches, returning NumPy."""
+def _first_input_shape(model: keras.Model) -> tuple:
+    """The shape of a model's (first) input: the noise of a generator, the image of a discriminator."""
+    shape = model.input_shape
+    return tuple(shape[0]) if isinstance(shape, list) else tuple(shape)
+
+
+def generate_from(generator: keras.Model, z, batch_size: int = 256, labels=None) -> np.ndarray:
+    """Run ``generator`` on noise ``z`` (and, for a conditional one, integer ``labels``) in inference
+    mode, in batches, returning NumPy."""
     z = np.asarray(z, dtype="float32")
-    out = [keras.ops.convert_to_numpy(generator(z[i:i + batch_size], training=False))
-           for i in range(0, len(z), batch_size)]
+    if labels is not None:
+        labels = np.asarray(labels, dtype="int32")
+    out = [keras.ops.convert_to_numpy(generator(
+        z[i:i + batch_size] if labels is None else [z[i:i + batch_size], labels[i:i + batch_size]],
+        training=False)) for i in range(0, len(z), batch_size)]
     return np.concatenate(out).astype("float32")
 
 

@@ -71,6 +71,15 @@ MUTATIONS = {
          "np.testing.assert_allclose(float(gh.losses.generator_loss_nonsaturating(l_f)),\n"
          "                           np.mean(np.log(1 - sig(l_f)))"),                                # (3)
     ],
+    "06_conditional_gan.ipynb": [
+        ("np.testing.assert_allclose(q_xy / (q_xy + p_xy)",
+         "np.testing.assert_allclose(p_xy / (q_xy + p_xy)"),                              # D* = σ(f*)
+        ("E = V_q - V_p", "E = V_q + V_p"),                                               # (5): e_y
+        ("psi = np.log(q_x / p_x) - logsumexp(phi @ V_q.T, axis=1) + logsumexp(phi @ V_p.T, axis=1)",
+         "psi = np.log(q_x / p_x)"),                                                                 # (5): ψ
+        ("b_psi[0] + np.sum(E_d[yb] * features, axis=1)",
+         "b_psi[0] + np.sum(E_d[(yb + 1) % 10] * features, axis=1)"),                                # (3)
+    ],
     "08_adversarial_examples.ipynb": [
         ("2 * np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)",
          "np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)"),                          # ε on [−1, 1] is 2ε

@@ -1,0 +1,93 @@
+"""Checks for notebook 06 (the conditional GAN)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._common import ExerciseFailed, _call, _numpy, _passed
+
+
+def check_projection_logit(fn: Callable) -> bool:
+    """``fn(psi, phi, embedding, labels)`` must return the projection logit ψ + e_yᵀφ per sample, for
+    ψ [N], features φ [N, F], class embeddings E [classes, F] and integer labels y [N]."""
+    rng = np.random.default_rng(0)
+    n, f, k = 6, 5, 4
+    psi, phi, emb = rng.normal(size=n), rng.normal(size=(n, f)), rng.normal(size=(k, f))
+    labels = np.array([0, 1, 2, 3, 1, 2])
+    want = psi + np.sum(emb[labels] * phi, axis=1)
+    got = _numpy(_call(fn, psi, phi, emb, labels)).reshape(-1)
+    if got.shape != (n,):
+        raise ExerciseFailed(f"for {n} samples give {n} logits (one each), got {got.size} values: "
+                             "take the dot product per sample, e_y · φ summed over the feature axis.")
+    if not np.allclose(got, want, atol=1e-6):
+        hints = [(psi + phi @ emb.sum(0), "use the embedding row of each sample's own label, E[y], not "
+                                          "the sum of all rows."),
+                 (np.sum(emb[labels] * phi, axis=1), "the unconditional term ψ(φ(x)) is missing."),
+                 (psi + np.sum(emb[(labels + 1) % k] * phi, axis=1), "the rows are off by one.")]
+        hint = next((h for value, h in hints if np.allclose(got, value, atol=1e-6)),
+                    "compare with ψ + Σ_f E[y, f] φ[f] for each sample.")
+        raise ExerciseFailed(f"your logits {np.round(got, 3)} differ from {np.round(want, 3)}; {hint}")
+    return _passed("projection logit")
+
+
+def _logits(model, x, y) -> np.ndarray:
+    return _numpy(model([x, y], training=False)).reshape(len(x), -1)
+
+
+def check_concat_discriminator(build: Callable) -> bool:
+    """``build(width)`` must return a ``keras.Model`` taking [images [N, 28, 28, 1], labels [N] int]
+    to one logit per image, in which the label's effect depends on the image (it enters before a
+    non-linearity), so that D can judge whether the digit matches the label."""
+    import keras
+
+    model = _call(build, 8)
+    if not isinstance(model, keras.Model):
+        raise ExerciseFailed(f"build(width) must return a keras.Model, got {type(model).__name__}.")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(16, 28, 28, 1)).astype("float32")
+    y = (np.arange(16) % 10).astype("int32")
+    try:
+        out = _logits(model, x, y)
+    except Exception as exc:  # a model that does not take [x, y] fails inside Keras
+        raise ExerciseFailed(f"calling your model on [images, labels] failed ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:120]}); it must take the two inputs as a "
+                             "list.") from None
+    if out.shape != (16, 1):
+        raise ExerciseFailed(f"the model must give one logit per image, shape (16, 1); got {out.shape}.")
+    other = _logits(model, x, (y + 3) % 10)
+    effect = (other - out).reshape(-1)
+    if np.allclose(effect, 0, atol=1e-7):
+        raise ExerciseFailed("changing the labels does not change the logits: the label never reaches "
+                             "the output. Concatenate its one-hot planes to the image (LabelPlanes).")
+    same_label = np.full(16, 4, "int32")
+    shift = (_logits(model, x, (same_label + 3) % 10) - _logits(model, x, same_label)).reshape(-1)
+    if np.ptp(shift) < 1e-6 * max(1.0, float(np.abs(shift).max())):
+        raise ExerciseFailed("changing the label shifts every image's logit by the same amount: the "
+                             "label is added after the last non-linearity, so D cannot tell whether an "
+                             "image matches its label. Let it enter earlier, at the input.")
+    return _passed("concatenation discriminator")
+
+
+def check_class_grid_inputs(fn: Callable) -> bool:
+    """``fn(z, n_classes)`` must return (noise, labels) for a class grid: n_classes × len(z) rows,
+    row-major, so that row c of the picture is class c and column j reuses the noise vector z[j]."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(4, 3)).astype("float32")
+    result = _call(fn, z, 10)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise ExerciseFailed("return a pair (noise, labels).")
+    zz, yy = (np.asarray(a) for a in result)
+    if zz.shape != (40, 3) or yy.shape != (40,):
+        raise ExerciseFailed(f"for 4 noise vectors and 10 classes give noise (40, 3) and labels (40,); got "
+                             f"{zz.shape} and {yy.shape}.")
+    grid_y, grid_z = yy.reshape(10, 4), zz.reshape(10, 4, 3)
+    if not np.array_equal(grid_y, np.repeat(np.arange(10), 4).reshape(10, 4)):
+        hint = (" You have one class per column: use np.repeat for the labels and np.tile for the noise."
+                if np.array_equal(grid_y, np.tile(np.arange(10), 4).reshape(10, 4)) else "")
+        raise ExerciseFailed("row c of the grid (entries 4c … 4c + 3) must all have label c." + hint)
+    if not np.allclose(grid_z, np.broadcast_to(z, (10, 4, 3))):
+        raise ExerciseFailed("column j must use the same noise vector z[j] in every row (np.tile(z, "
+                             "(n_classes, 1))), so that only the label changes down a column.")
+    return _passed("class-grid inputs")
