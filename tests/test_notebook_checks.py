@@ -1,8 +1,10 @@
 """Each derivation check in the notebooks must fail when its formula is altered.
 
 The notebooks' code cells run in one namespace. Before each cell that holds a mutation site, a copy of the
-namespace runs the cell with the formula altered, and that run must end in AssertionError (any other
-error fails the test, so a broken harness cannot pass). Then the original cell runs, as nbval would.
+namespace runs the cell with the formula altered, followed by the `check` cells right after it (an outcome
+assert moved into its own check cell still guards the formula), and that run must end in AssertionError
+(any other error fails the test, so a broken harness cannot pass). Then the original cell runs, as nbval
+would.
 """
 
 from __future__ import annotations
@@ -147,9 +149,21 @@ MUTATIONS = {
 }
 
 
-def code_cells(name: str) -> list[str]:
+def code_cells(name: str) -> list[tuple[str, bool]]:
+    """The notebook's code cells (the Colab set-up cell left out), each with whether it is a check cell."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    return [c.source for c in nb.cells if c.cell_type == "code" and "google.colab" not in c.source]
+    return [(c.source, "check" in c.metadata.get("tags", [])) for c in nb.cells
+            if c.cell_type == "code" and "google.colab" not in c.source]
+
+
+def checks_after(cells: list[tuple[str, bool]], i: int) -> list[str]:
+    """The check cells that follow code cell i directly (markdown between them does not count)."""
+    out = []
+    for src, is_check in cells[i + 1:]:
+        if not is_check:
+            break
+        out.append(src)
+    return out
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
@@ -165,7 +179,7 @@ def test_every_check_fails_when_its_formula_is_altered(name, monkeypatch):
     cells = code_cells(name)
     sites = {}
     for old, new in MUTATIONS[name]:
-        where = [i for i, src in enumerate(cells) if old in src]
+        where = [i for i, (src, _) in enumerate(cells) if old in src]
         assert len(where) == 1, f"{old!r} should occur in exactly one cell of {name}, found {len(where)}"
         sites.setdefault(where[0], []).append((old, new))
 
@@ -174,11 +188,13 @@ def test_every_check_fails_when_its_formula_is_altered(name, monkeypatch):
     cwd = os.getcwd()
     os.chdir(NOTEBOOKS)
     try:
-        for i, src in enumerate(cells):
+        for i, (src, _) in enumerate(cells):
             for old, new in sites.get(i, []):
                 trial = dict(namespace)
                 try:
                     exec(compile(src.replace(old, new), f"{name}[{i}] mutated", "exec"), trial)
+                    for k, check in enumerate(checks_after(cells, i)):
+                        exec(compile(check, f"{name}[{i}] mutated, check {k + 1}", "exec"), trial)
                     survived.append(new)
                 except AssertionError:
                     pass
