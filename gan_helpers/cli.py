@@ -15,6 +15,7 @@ from .data import DATASETS, SOURCES
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
 NAN_ENV = "GAN_HELPERS_TEST_NAN_AT_STEP"   # test hook (see _inject_nan_for_tests)
+MODELS = ("dcgan", "wgan-gp", "sngan")   # --model; gan_helpers.variants holds the non-DCGAN recipes
 CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss")
 
 
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the DCGAN; write samples, GIF, losses and metrics",
-                       description="Train the DCGAN of notebook 04 and write samples.png, "
+                       description="Train the DCGAN of notebook 04 (or, with --model, notebook 07's WGAN-GP or "
+                                   "SN-GAN) and write samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "
                                    "Rerunning the same command resumes from the last epoch's "
                                    "checkpoint.")
@@ -77,10 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
                         f"0 turns it off (default {r.ema_decay})")
     t.add_argument("--lr", type=_learning_rate, default=r.lr,
                    help=f"Adam learning rate of both networks (default {r.lr})")
-    t.add_argument("--loss", choices=("nonsaturating", "minimax"), default="nonsaturating",
-                   help="generator loss (default: nonsaturating)")
+    t.add_argument("--model", choices=MODELS, default="dcgan",
+                   help="dcgan (the recipe), wgan-gp (Wasserstein critic with gradient penalty, 5 critic "
+                        "steps per generator step) or sngan (spectrally normalised critic, hinge loss); "
+                        "the last two use their papers' optimizer settings (default: dcgan)")
+    t.add_argument("--loss", choices=("nonsaturating", "minimax", "wasserstein", "hinge"), default=None,
+                   help="generator loss: nonsaturating or minimax for dcgan, wasserstein for wgan-gp, "
+                        "hinge for sngan (default: the model's own, nonsaturating for dcgan)")
     t.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED)
-    t.add_argument("--out", type=Path, default=Path("runs/dcgan"), help="output folder")
+    t.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: runs/dcgan, runs/wgan_gp or runs/sngan)")
     t.add_argument("--fast", action="store_true",
                    help=f"tiny CI-sized run (same as {config.FAST_ENV}=1)")
     t.add_argument("--restart", action="store_true",
@@ -154,7 +162,38 @@ def _inject_nan_for_tests(ds, start_step: int):
         lambda i, x: tf.where(i == bad, tf.fill(tf.shape(x), float("inf")), x))
 
 
+def _check_model(args: argparse.Namespace) -> str | None:
+    """Fill in the model's own loss and output folder; why the model and loss do not fit, or None."""
+    from .variants import check_model_loss
+
+    args.out = args.out if args.out is not None else Path("runs") / args.model.replace("-", "_")
+    try:
+        args.loss = check_model_loss(args.model, args.loss)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _build_gan(args: argparse.Namespace, recipe, seed: int):
+    """The compiled GAN of ``--model``: the DCGAN recipe, or a variant built on the recipe's networks."""
+    from .variants import VARIANTS
+
+    if args.model == "dcgan":
+        return recipe.build(seed=seed, g_loss_fn=args.loss)
+    return VARIANTS[args.model].replace(base=recipe).build(seed=seed)
+
+
+def _rows_per_step(args: argparse.Namespace) -> int:
+    """Real images one training step takes: one batch per critic step (5 for wgan-gp)."""
+    from .variants import VARIANTS
+
+    return args.batch_size * (VARIANTS[args.model].d_steps if args.model in VARIANTS else 1)
+
+
 def train(args: argparse.Namespace) -> int:
+    bad = _check_model(args)
+    if bad:
+        return _fail(bad)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         return _fail(f"--out {out} is a file; give a folder (it is created if missing).")
@@ -191,17 +230,19 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     except data.DataUnavailableError as exc:
         return _fail(str(exc), status=1)
     x = data.to_gan_range(digits.x_train[:FAST_IMAGES] if fast else digits.x_train)
-    if args.batch_size > len(x):
-        return _fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images.")
-    steps_per_epoch = len(x) // args.batch_size
+    rows = _rows_per_step(args)
+    if rows > len(x):
+        return _fail(f"--batch-size {args.batch_size} × {rows // args.batch_size} critic step(s) needs {rows} "
+                     f"images per step, more than the {len(x)} training images.")
+    steps_per_epoch = len(x) // rows
     recipe = _recipe(args)
     epochs = args.epochs or FAST_EPOCHS
     if not (args.epochs or fast):   # the recipe's step budget, whatever the data set's size
-        epochs, steps_per_epoch = training.schedule(len(x), args.batch_size, recipe.steps)
+        epochs, steps_per_epoch = training.schedule(len(x), rows, recipe.steps)
 
     run_config = _run_config(args)
     # checked only when the checkpoint records them (older checkpoints do not)
-    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch}
+    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch, "model": args.model}
     ckpt_dir = out / "checkpoint"
     initial_epoch, history, frames, parts = 0, {}, [], []
     if out.is_dir() and not args.restart:   # --restart leaves it be: the first epoch replaces it
@@ -216,6 +257,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
             return _fail(f"{exc} Use --restart to discard it, or another --out.")
         differ = {k: (meta.get(k), run_config[k]) for k in CONFIG_KEYS if meta.get(k) != run_config[k]}
         differ.update({k: (meta[k], v) for k, v in run_facts.items() if k in meta and meta[k] != v})
+        if meta.get("model", "dcgan") != args.model:   # checkpoints older than --model are DCGAN's
+            differ["model"] = (meta.get("model", "dcgan"), args.model)
         if differ:
             shown = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differ.items())
             return _fail(f"the checkpoint in {ckpt_dir} was made with other settings ({shown}). "
@@ -245,7 +288,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     if _quiet.STATE["active"]:
         print(_quiet.NOTE)
     with strategy.scope():  # networks and both optimizers: their variables are mirrored
-        gan = recipe.build(seed=seed, g_loss_fn=args.loss)
+        gan = _build_gan(args, recipe, seed)
     if resume:
         try:
             gan.load_state(ckpt_dir)
@@ -276,10 +319,10 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     ckpt = callbacks.GANCheckpoint(out / "checkpoint", meta={**run_config, **run_facts}, history=losses,
                                    extras=extras)
     start_step = initial_epoch * steps_per_epoch
-    ds = _inject_nan_for_tests(data.resumable_dataset(x, args.batch_size, seed=seed, start_step=start_step),
+    ds = _inject_nan_for_tests(data.resumable_dataset(x, rows, seed=seed, start_step=start_step),
                                start_step)
     ds = distribute.for_workers(ds, cluster)
-    print(f"Training {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
+    print(f"Training {args.model}: {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
           f"from epoch {initial_epoch}.")
     try:
         if initial_epoch < epochs:
@@ -318,7 +361,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     plt.close(plots.plot_losses(losses.history, steps_per_epoch=steps_per_epoch,
                                 path=out / "losses.png"))
     gan.save_generator(out / "generator.keras", provenance={
-        "recipe": training.recipe_record(recipe), "loss": args.loss, "dataset": args.dataset,
+        "recipe": training.recipe_record(recipe), "model": args.model, "loss": args.loss, "dataset": args.dataset,
         "data_source": digits.source, "train_images": len(x), "steps": epochs * steps_per_epoch,
         "seed": seed})
 
@@ -327,7 +370,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     metrics = {
         "dataset": args.dataset, "data_source": digits.source, "train_images": len(x),
         "fast": fast, "epochs": epochs, "resumed_from_epoch": initial_epoch,
-        "steps": epochs * steps_per_epoch, **run_config, "seed": seed,
+        "steps": epochs * steps_per_epoch, **run_config, "model": args.model, "seed": seed,
         "final_epoch_means": final,
         "wall_time_s": round(sum(parts), 2),
         "wall_time_parts_s": parts,

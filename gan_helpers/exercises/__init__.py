@@ -14,6 +14,7 @@ from .nb03_toy import (
 )
 from .nb04_dcgan import check_discriminator_loss, check_generator, check_generator_loss
 from .nb05_evaluation import check_classifier_score, check_frechet_distance, check_precision
+from .nb07_wgan import check_best_critic, check_hinge_loss, check_power_iteration
 from .nb08_adversarial import check_broken_by_any, check_dlr, check_fgsm, check_projection
 from .nb09_distributed import check_replica_loss, check_replica_rows, check_synced_moments
 
@@ -36,6 +37,9 @@ __all__ = [
     "check_frechet_distance",
     "check_classifier_score",
     "check_precision",
+    "check_hinge_loss",
+    "check_power_iteration",
+    "check_best_critic",
     "check_fgsm",
     "check_projection",
     "check_broken_by_any",
