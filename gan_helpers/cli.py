@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the DCGAN; write samples, GIF, losses and metrics",
-                       description="Train the DCGAN of notebook 04 (or, with --model, notebook 07's WGAN-GP or "
-                                   "SN-GAN) and write samples.png, "
+                       description="Train the DCGAN of notebook 04 (or, with --model, notebook 07's "
+                                   "WGAN-GP or SN-GAN) and write samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "
                                    "Rerunning the same command resumes from the last epoch's "
                                    "checkpoint.")
@@ -232,8 +232,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     x = data.to_gan_range(digits.x_train[:FAST_IMAGES] if fast else digits.x_train)
     rows = _rows_per_step(args)
     if rows > len(x):
-        return _fail(f"--batch-size {args.batch_size} × {rows // args.batch_size} critic step(s) needs {rows} "
-                     f"images per step, more than the {len(x)} training images.")
+        return _fail(f"--batch-size {args.batch_size} × {rows // args.batch_size} critic step(s) needs "
+                     f"{rows} images per step, more than the {len(x)} training images.")
     steps_per_epoch = len(x) // rows
     recipe = _recipe(args)
     epochs = args.epochs or FAST_EPOCHS
@@ -242,7 +242,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
 
     run_config = _run_config(args)
     # checked only when the checkpoint records them (older checkpoints do not)
-    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch, "model": args.model}
+    run_facts = {"seed": seed, "train_images": len(x), "steps_per_epoch": steps_per_epoch,
+                 "model": args.model}
     ckpt_dir = out / "checkpoint"
     initial_epoch, history, frames, parts = 0, {}, [], []
     if out.is_dir() and not args.restart:   # --restart leaves it be: the first epoch replaces it
@@ -361,7 +362,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     plt.close(plots.plot_losses(losses.history, steps_per_epoch=steps_per_epoch,
                                 path=out / "losses.png"))
     gan.save_generator(out / "generator.keras", provenance={
-        "recipe": training.recipe_record(recipe), "model": args.model, "loss": args.loss, "dataset": args.dataset,
+        "recipe": training.recipe_record(recipe), "model": args.model, "loss": args.loss,
+        "dataset": args.dataset,
         "data_source": digits.source, "train_images": len(x), "steps": epochs * steps_per_epoch,
         "seed": seed})
 

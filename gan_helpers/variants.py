@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from .training import DCGANRecipe, GAN, TrainingDiverged, make_optimizers
+from .training import GAN, DCGANRecipe, TrainingDiverged, make_optimizers
 
 MODEL_LOSSES = {"dcgan": ("nonsaturating", "minimax"), "wgan-gp": ("wasserstein",), "sngan": ("hinge",)}
 
