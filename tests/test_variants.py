@@ -151,13 +151,15 @@ def test_keras_spectral_normalization_leaves_top_singular_value_one():
 
 
 def test_best_critic_check():
-    assert exercises.check_best_critic(lambda x: x + 4.0)
+    assert exercises.check_best_critic(lambda x: 4.0 - np.abs(x))
     with pytest.raises(exercises.ExerciseFailed, match="not 1-Lipschitz"):
-        exercises.check_best_critic(lambda x: 2 * x)
-    with pytest.raises(exercises.ExerciseFailed, match="bounded critic"):
-        exercises.check_best_critic(np.tanh)
+        exercises.check_best_critic(lambda x: -2 * np.abs(x))
+    with pytest.raises(exercises.ExerciseFailed, match="no straight line"):
+        exercises.check_best_critic(lambda x: x)
+    with pytest.raises(exercises.ExerciseFailed, match="flattened"):
+        exercises.check_best_critic(lambda x: -np.minimum(np.abs(x), 1.0))
     with pytest.raises(exercises.ExerciseFailed, match="sign is reversed"):
-        exercises.check_best_critic(lambda x: -x)
+        exercises.check_best_critic(np.abs)
 
 
 def test_wall_clock_budget_stops_fit_and_records():
