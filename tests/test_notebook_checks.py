@@ -86,8 +86,7 @@ MUTATIONS = {
          "np.testing.assert_allclose(np.maximum(0, -real_scores).mean() + np.maximum(0, fake_scores)"),  # (5)
         ("sigma_svd = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]",
          "sigma_svd = np.linalg.norm(kernel)"),                                     # (6): not Frobenius
-        ("for _ in range(30):                                               # one power step per training",
-         "for _ in range(0):"),                                                     # SN must normalise
+        ("for _ in range(100):", "for _ in range(0):"),                            # SN must normalise
     ],
     "08_adversarial_examples.ipynb": [
         ("2 * np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)",
