@@ -93,8 +93,9 @@ def check_model_loss(model: str, loss: str | None) -> str:
     if loss not in allowed:
         owner = next((m for m, ls in MODEL_LOSSES.items() if loss in ls), None)
         why = (f"it belongs to --model {owner}" if owner else "no model uses it")
-        raise ValueError(f"--loss {loss} does not fit --model {model} ({why}); --model {model} takes "
-                         f"--loss {' or '.join(allowed)}")
+        raise ValueError(f"--loss {loss} does not fit --model {model} ({why}: BCE losses need the DCGAN's "
+                         "sigmoid discriminator, Wasserstein and hinge losses an unbounded critic); "
+                         f"--model {model} takes --loss {' or '.join(allowed)}")
     return loss
 
 
