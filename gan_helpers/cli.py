@@ -16,7 +16,7 @@ from .data import DATASETS, SOURCES
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
 NAN_ENV = "GAN_HELPERS_TEST_NAN_AT_STEP"   # test hook (see _inject_nan_for_tests)
-MODELS = ("dcgan", "cgan")   # --model: the DCGAN of notebook 04, the conditional GAN of notebook 06
+MODELS = ("dcgan", "cgan", "wgan-gp", "sngan")   # --model: notebooks 04, 06 and 07 (gan_helpers.variants)
 CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss")
 
 
@@ -57,14 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a GAN (--model); write samples, GIF, losses and metrics",
                        description="Train the DCGAN of notebook 04 (--model cgan: the conditional GAN of "
-                                   "notebook 06) and write samples.png, "
+                                   "notebook 06; wgan-gp or sngan: notebook 07's variants) and write "
+                                   "samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "
                                    "Rerunning the same command resumes from the last epoch's "
                                    "checkpoint.")
-    t.add_argument("--model", choices=MODELS, default="dcgan",
-                   help="dcgan: the DCGAN of notebook 04; cgan: the label-conditioned DCGAN of notebook 06, "
-                        "whose generator.keras takes [z, labels] and whose samples.png has one row per "
-                        "digit (default: dcgan)")
     t.add_argument("--dataset", choices=DATASETS, default="mnist")
     t.add_argument("--source", choices=SOURCES, default="auto",
                    help="where MNIST comes from: auto (download, else the bundled sample), "
@@ -84,10 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
                         f"0 turns it off (default {r.ema_decay})")
     t.add_argument("--lr", type=_learning_rate, default=r.lr,
                    help=f"Adam learning rate of both networks (default {r.lr})")
-    t.add_argument("--loss", choices=("nonsaturating", "minimax"), default="nonsaturating",
-                   help="generator loss (default: nonsaturating)")
+    t.add_argument("--model", choices=MODELS, default="dcgan",
+                   help="dcgan (the recipe of notebook 04); cgan (label-conditioned, notebook 06: "
+                        "generator.keras takes [z, labels], samples.png has one row per digit); "
+                        "wgan-gp (Wasserstein critic with gradient penalty, 5 critic steps per generator "
+                        "step) or sngan (spectrally normalised critic, hinge loss), notebook 07, with "
+                        "their papers' optimizer settings (default: dcgan)")
+    t.add_argument("--loss", choices=("nonsaturating", "minimax", "wasserstein", "hinge"), default=None,
+                   help="generator loss: nonsaturating or minimax for dcgan and cgan, wasserstein for "
+                        "wgan-gp, "
+                        "hinge for sngan (default: the model's own, nonsaturating for dcgan)")
     t.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED)
-    t.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<model>)")
+    t.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: runs/<model>, with _ for -: runs/dcgan, runs/wgan_gp…)")
     t.add_argument("--fast", action="store_true",
                    help=f"tiny CI-sized run (same as {config.FAST_ENV}=1)")
     t.add_argument("--restart", action="store_true",
@@ -164,7 +170,42 @@ def _inject_nan_for_tests(ds, start_step: int):
         lambda i, batch: tf.nest.map_structure(lambda x: poison(i, x), batch))
 
 
+def _check_model(args: argparse.Namespace) -> str | None:
+    """Fill in the model's own loss and output folder; why the model and loss do not fit, or None."""
+    from .variants import check_model_loss
+
+    args.out = args.out if args.out is not None else Path("runs") / args.model.replace("-", "_")
+    try:
+        args.loss = check_model_loss(args.model, args.loss)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _build_gan(args: argparse.Namespace, recipe, seed: int):
+    """The compiled GAN of ``--model``: the DCGAN recipe, or a variant built on the recipe's networks."""
+    from .variants import VARIANTS
+
+    if args.model == "dcgan":
+        return recipe.build(seed=seed, g_loss_fn=args.loss)
+    if args.model == "cgan":
+        from .conditional import build_conditional
+
+        return build_conditional(recipe, seed=seed, g_loss_fn=args.loss)
+    return VARIANTS[args.model].replace(base=recipe).build(seed=seed)
+
+
+def _rows_per_step(args: argparse.Namespace) -> int:
+    """Real images one training step takes: one batch per critic step (5 for wgan-gp)."""
+    from .variants import VARIANTS
+
+    return args.batch_size * (VARIANTS[args.model].d_steps if args.model in VARIANTS else 1)
+
+
 def train(args: argparse.Namespace) -> int:
+    bad = _check_model(args)
+    if bad:
+        return _fail(bad)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         return _fail(f"--out {out} is a file; give a folder (it is created if missing).")
@@ -201,13 +242,15 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     except data.DataUnavailableError as exc:
         return _fail(str(exc), status=1)
     x = data.to_gan_range(digits.x_train[:FAST_IMAGES] if fast else digits.x_train)
-    if args.batch_size > len(x):
-        return _fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images.")
-    steps_per_epoch = len(x) // args.batch_size
+    rows = _rows_per_step(args)
+    if rows > len(x):
+        return _fail(f"--batch-size {args.batch_size} × {rows // args.batch_size} critic step(s) needs "
+                     f"{rows} images per step, more than the {len(x)} training images.")
+    steps_per_epoch = len(x) // rows
     recipe = _recipe(args)
     epochs = args.epochs or FAST_EPOCHS
     if not (args.epochs or fast):   # the recipe's step budget, whatever the data set's size
-        epochs, steps_per_epoch = training.schedule(len(x), args.batch_size, recipe.steps)
+        epochs, steps_per_epoch = training.schedule(len(x), rows, recipe.steps)
 
     run_config = _run_config(args)
     # checked only when the checkpoint records them (older checkpoints do not)
@@ -227,6 +270,8 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
             return _fail(f"{exc} Use --restart to discard it, or another --out.")
         differ = {k: (meta.get(k), run_config[k]) for k in CONFIG_KEYS if meta.get(k) != run_config[k]}
         differ.update({k: (meta[k], v) for k, v in run_facts.items() if k in meta and meta[k] != v})
+        if meta.get("model", "dcgan") != args.model:   # checkpoints older than --model are DCGAN's
+            differ["model"] = (meta.get("model", "dcgan"), args.model)
         if differ:
             shown = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differ.items())
             return _fail(f"the checkpoint in {ckpt_dir} was made with other settings ({shown}). "
@@ -256,7 +301,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     if _quiet.STATE["active"]:
         print(_quiet.NOTE)
     with strategy.scope():  # networks and both optimizers: their variables are mirrored
-        gan = _build_model(args.model, recipe, seed, args.loss)
+        gan = _build_gan(args, recipe, seed)
     if resume:
         try:
             gan.load_state(ckpt_dir)
@@ -287,10 +332,10 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
                                    extras=extras)
     start_step = initial_epoch * steps_per_epoch
     labels = _labels_for(args.model, digits, len(x))
-    ds = _inject_nan_for_tests(data.resumable_dataset(x, args.batch_size, seed=seed, start_step=start_step,
+    ds = _inject_nan_for_tests(data.resumable_dataset(x, rows, seed=seed, start_step=start_step,
                                                       labels=labels), start_step)
     ds = distribute.for_workers(ds, cluster)
-    print(f"Training {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
+    print(f"Training {args.model}: {epochs} epochs of {steps_per_epoch} steps (batch {args.batch_size}) "
           f"from epoch {initial_epoch}.")
     try:
         if initial_epoch < epochs:
@@ -338,7 +383,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     metrics = {
         "dataset": args.dataset, "data_source": digits.source, "train_images": len(x),
         "fast": fast, "epochs": epochs, "resumed_from_epoch": initial_epoch,
-        "steps": epochs * steps_per_epoch, "model": args.model, **run_config, "seed": seed,
+        "steps": epochs * steps_per_epoch, **run_config, "model": args.model, "seed": seed,
         "final_epoch_means": final,
         "wall_time_s": round(sum(parts), 2),
         "wall_time_parts_s": parts,
@@ -375,15 +420,6 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
 
 
 # ----------------------------------------------------------------- what differs between --model's
-def _build_model(model: str, recipe, seed: int, loss: str):
-    """The compiled GAN for ``--model``, from the one recipe (call under the strategy's scope)."""
-    if model == "cgan":
-        from .conditional import build_conditional
-
-        return build_conditional(recipe, seed=seed, g_loss_fn=loss)
-    return recipe.build(seed=seed, g_loss_fn=loss)
-
-
 def _labels_for(model: str, digits, n: int):
     """The training labels a conditional model needs (the first ``n``, as the images), else None."""
     return digits.y_train[:n] if model == "cgan" else None
@@ -488,7 +524,6 @@ def _quality(gan, digits, fast: bool, seed: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        args.out = args.out or Path("runs") / args.model
         return train(args)
     return 2  # pragma: no cover - argparse rejects other commands
 

@@ -39,19 +39,33 @@ def generator_loss_wasserstein(fake_scores):
     return -ops.mean(fake_scores)
 
 
+def discriminator_loss_hinge(real_logits, fake_logits):
+    """Hinge (Lim & Ye 2017; Miyato et al. 2018): E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))].
+    Scores already beyond the margin (real above 1, fake below −1) give D no gradient."""
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+
+
+def generator_loss_hinge(fake_logits):
+    """The hinge GAN's generator loss, −E[D(G(z))] (the same formula as WGAN's; its own function,
+    so that a hinge D is never paired with a Wasserstein G by mistake)."""
+    return -ops.mean(fake_logits)
+
+
 GENERATOR_LOSSES: dict[str, LossFn] = {
     "nonsaturating": generator_loss_nonsaturating,
     "minimax": generator_loss_minimax,
     "wasserstein": generator_loss_wasserstein,
+    "hinge": generator_loss_hinge,
 }
 DISCRIMINATOR_LOSSES: dict[str, LossFn] = {
     "bce": discriminator_loss,
     "wasserstein": critic_loss_wasserstein,
+    "hinge": discriminator_loss_hinge,
 }
 
 
 def get_generator_loss(name_or_fn: str | LossFn) -> LossFn:
-    """A generator loss by name (``"nonsaturating"``, ``"minimax"`` or ``"wasserstein"``) or a
+    """A generator loss by name (``"nonsaturating"``, ``"minimax"``, ``"wasserstein"`` or ``"hinge"``) or a
     callable as is."""
     if callable(name_or_fn):
         return name_or_fn
@@ -64,7 +78,7 @@ def get_generator_loss(name_or_fn: str | LossFn) -> LossFn:
 
 
 def get_discriminator_loss(name_or_fn: str | LossFn) -> LossFn:
-    """A discriminator loss by name (``"bce"`` or ``"wasserstein"``) or a callable as is."""
+    """A discriminator loss by name (``"bce"``, ``"wasserstein"`` or ``"hinge"``) or a callable as is."""
     if callable(name_or_fn):
         return name_or_fn
     try:

@@ -109,10 +109,12 @@ def plot_losses(history: dict[str, list[float]], steps_per_epoch: int | None = N
         if key in history:
             s = _smooth(np.asarray(history[key], dtype=float), smooth)
             ax2.plot(np.arange(len(s)) + (len(history[key]) - len(s)), s, color=color, label=label)
-    ax2.axhline(0.5, color="gray", ls="--", lw=0.8)
-    ax2.set_ylim(0, 1)
+    shown = [v for k in ("d_real", "d_fake") for v in history.get(k, [])]
+    if all(0 <= v <= 1 for v in shown):          # probabilities; a critic's raw scores are unbounded
+        ax2.axhline(0.5, color="gray", ls="--", lw=0.8)
+        ax2.set_ylim(0, 1)
     ax2.set_xlabel("training step")
-    ax2.set_ylabel("mean discriminator output")
+    ax2.set_ylabel("mean discriminator output" if all(0 <= v <= 1 for v in shown) else "mean critic score")
     ax2.legend()
     if steps_per_epoch:
         for ax in (ax1, ax2):

@@ -55,5 +55,6 @@ def test_loss_lookup():
     assert losses.get_generator_loss("minimax") is losses.generator_loss_minimax
     assert losses.get_generator_loss(len) is len
     assert losses.get_generator_loss("wasserstein") is losses.generator_loss_wasserstein
-    with pytest.raises(ValueError, match="nonsaturating, minimax, wasserstein"):
-        losses.get_generator_loss("hinge")
+    assert losses.get_generator_loss("hinge") is losses.generator_loss_hinge
+    with pytest.raises(ValueError, match="nonsaturating, minimax, wasserstein, hinge"):
+        losses.get_generator_loss("lsgan")

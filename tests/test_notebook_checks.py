@@ -82,6 +82,23 @@ MUTATIONS = {
         ("b_psi[0] + np.sum(E_d[yb] * features, axis=1)",
          "b_psi[0] + np.sum(E_d[(yb + 1) % 10] * features, axis=1)"),                                # (3)
     ],
+    "07_wgan_gp_and_friends.ipynb": [
+        ("w1_sorted = np.mean(np.abs(np.sort(a) - np.sort(b)))",
+         "w1_sorted = np.mean(np.abs(a - b))"),                                      # (1): the coupling
+        ("    return x                                                   # 1-Lipschitz: slope 1",
+         "    return 2 * x"),                                                        # (1): Lipschitz 2
+        ("np.testing.assert_allclose(penalty, (norm - 1) ** 2, rtol=1e-4)",
+         "np.testing.assert_allclose(penalty, abs(norm - 1), rtol=1e-4)"),            # (4)
+        # Algorithm 1: a trainer that shows one batch to every critic step must fail
+        ("wgan_probe._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
+         "wgan_probe._d_step = lambda real, *args: (seen.append(five_batches[-64:]), "
+         "d_step(real, *args))[1]"),
+        ("np.testing.assert_allclose(np.maximum(0, 1 - real_scores).mean() + np.maximum(0, 1 + fake_scores)",
+         "np.testing.assert_allclose(np.maximum(0, -real_scores).mean() + np.maximum(0, fake_scores)"),  # (5)
+        ("sigma_svd = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]",
+         "sigma_svd = np.linalg.norm(kernel)"),                                     # (6): not Frobenius
+        ("for _ in range(100):", "for _ in range(0):"),                            # SN must normalise
+    ],
     "08_adversarial_examples.ipynb": [
         ("2 * np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)",
          "np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)"),                          # ε on [−1, 1] is 2ε

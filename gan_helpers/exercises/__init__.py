@@ -15,6 +15,7 @@ from .nb03_toy import (
 from .nb04_dcgan import check_discriminator_loss, check_generator, check_generator_loss
 from .nb05_evaluation import check_classifier_score, check_frechet_distance, check_precision
 from .nb06_conditional import check_class_grid_inputs, check_concat_discriminator, check_projection_logit
+from .nb07_wgan import check_best_critic, check_hinge_loss, check_power_iteration
 from .nb08_adversarial import check_broken_by_any, check_dlr, check_fgsm, check_projection
 from .nb09_distributed import check_replica_loss, check_replica_rows, check_synced_moments
 
@@ -40,6 +41,9 @@ __all__ = [
     "check_projection_logit",
     "check_concat_discriminator",
     "check_class_grid_inputs",
+    "check_hinge_loss",
+    "check_power_iteration",
+    "check_best_critic",
     "check_fgsm",
     "check_projection",
     "check_broken_by_any",

@@ -1,0 +1,79 @@
+"""Checks for notebook 07 (WGAN-GP, the hinge loss and spectral normalisation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._common import ExerciseFailed, _call, _numpy, _passed, _value
+
+
+def check_hinge_loss(fn: Callable) -> bool:
+    """``fn(real_logits, fake_logits)`` must return E[max(0, 1 − l_real)] + E[max(0, 1 + l_fake)]."""
+    cases = [(np.array([2.0, 0.5, -1.0]), np.array([-2.0, 0.5, 3.0])),
+             (np.array([5.0, 4.0]), np.array([-5.0, -4.0]))]
+    for real, fake in cases:
+        want = np.maximum(0, 1 - real).mean() + np.maximum(0, 1 + fake).mean()
+        got = _value(_call(fn, real.astype("float32"), fake.astype("float32")))
+        if not np.isclose(got, want, atol=1e-5):
+            no_margin = np.maximum(0, -real).mean() + np.maximum(0, fake).mean()
+            swapped = np.maximum(0, 1 + real).mean() + np.maximum(0, 1 - fake).mean()
+            hint = ("the margin is missing: it is max(0, 1 − l), not max(0, −l)."
+                    if np.isclose(got, no_margin, atol=1e-5) else
+                    "real and fake are swapped: real scores should be pushed above +1, fakes below −1."
+                    if np.isclose(got, swapped, atol=1e-5) else
+                    "average each hinge over its batch, then add the two means.")
+            raise ExerciseFailed(f"for real logits {real.tolist()} and fake logits {fake.tolist()} the hinge "
+                                 f"loss is {want:.4f}; yours is {got:.4f}. {hint}")
+    return _passed("hinge loss")
+
+
+def check_power_iteration(fn: Callable) -> bool:
+    """``fn(w, n_iter)`` must return the top singular value of the 2-D matrix ``w`` after ``n_iter`` steps
+    of power iteration; checked against ``numpy.linalg.svd`` on matrices of several shapes."""
+    rng = np.random.default_rng(1)
+    for shape in ((6, 4), (3, 9), (20, 20)):
+        w = rng.normal(size=shape)
+        s = np.linalg.svd(w, compute_uv=False)
+        got = _value(_call(fn, w, 200))
+        if not np.isclose(got, s[0], rtol=1e-4):
+            hint = ("that is the Frobenius norm √Σσᵢ², an upper bound: iterate u ← Wv/‖Wv‖, v ← Wᵀu/‖Wᵀu‖."
+                    if np.isclose(got, np.linalg.norm(w), rtol=1e-4) else
+                    "that is σ², the top eigenvalue of WᵀW: return ‖Wv‖ (or uᵀWv), not its square."
+                    if np.isclose(got, s[0] ** 2, rtol=1e-4) else
+                    "normalise the vector after every multiplication and return uᵀWv.")
+            raise ExerciseFailed(f"for a {shape[0]}×{shape[1]} matrix the top singular value is {s[0]:.4f} "
+                                 f"(numpy.linalg.svd); after 200 steps yours gives {got:.4f}. {hint}")
+    w = np.diag([3.0, 1.0])
+    one = _value(_call(fn, w, 1))
+    if not 0 < one <= 3.0 + 1e-6:
+        raise ExerciseFailed(f"after one step on diag(3, 1) the estimate must lie in (0, 3], got {one:.4f}: "
+                             "uᵀWv with unit u and v can never exceed σ_max.")
+    return _passed("power iteration")
+
+
+def check_best_critic(fn: Callable) -> bool:
+    """``fn(x)`` (a NumPy array of points on the line) must be a 1-Lipschitz critic that nearly attains
+    W1 = √(2/π) ≈ 0.798 between real data N(0, 1) and fakes N(0, 2²): E f(real) − E f(fake) ≥ 0.77."""
+    grid = np.linspace(-12, 12, 4801)
+    f = _numpy(_call(fn, grid)).reshape(-1)
+    if f.shape != grid.shape or not np.isfinite(f).all():
+        raise ExerciseFailed(f"your critic must return one finite number per point; for {len(grid)} points "
+                             f"it returned shape {f.shape}")
+    slope = np.abs(np.diff(f) / np.diff(grid)).max()
+    if slope > 1 + 1e-6:
+        raise ExerciseFailed(f"your critic changes by up to {slope:.3f} per unit step: it is not "
+                             "1-Lipschitz, so its gap is no lower bound on W1. Keep |f(a) − f(b)| ≤ |a − b|.")
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(0, 1, 40000), rng.normal(0, 2, 40000)
+    gap = float(np.mean(_numpy(_call(fn, real))) - np.mean(_numpy(_call(fn, fake))))
+    w1 = float(np.sqrt(2 / np.pi))
+    if gap < 0.77:
+        hint = ("the sign is reversed: the critic must score the real data higher." if gap < -0.5 else
+                "both have mean 0, so no straight line separates them: what differs is how far from 0 "
+                "the points lie." if abs(gap) < 0.05 else
+                "a bounded or flattened critic wastes the tails; let it change at slope 1 everywhere.")
+        raise ExerciseFailed(f"your critic is 1-Lipschitz, but E f(real) − E f(fake) = {gap:.3f}, while "
+                             f"W1 = √(2/π) = {w1:.3f} here. {hint}")
+    return _passed("best 1-Lipschitz critic")
