@@ -4,7 +4,9 @@ memorisation check on its features, each calibrated against reference sets."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import time
@@ -189,9 +191,11 @@ def frechet_distance(f1: np.ndarray, f2: np.ndarray, eps: float = 1e-6) -> float
         raise ValueError("need at least 2 samples in each set to estimate a covariance")
     mu1, mu2 = f1.mean(0), f2.mean(0)
     s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    with warnings.catch_warnings():  # dead ReLU units make Σ singular; handled just below
+    # dead ReLU units make Σ singular; handled just below. Older SciPy prints that news (its `disp`
+    # argument, which would silence it, is deprecated), newer SciPy warns: both are kept quiet here.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+        covmean = linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(s1)) * eps
         covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))

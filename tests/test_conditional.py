@@ -218,4 +218,4 @@ def test_cli_refuses_an_unknown_model(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--model", "gan9000"])
     assert exc.value.code == 2
-    assert "invalid choice: 'gan9000'" in capsys.readouterr().err and cli.MODELS == ("dcgan", "cgan")
+    assert "invalid choice: 'gan9000'" in capsys.readouterr().err and "cgan" in cli.MODELS
