@@ -216,3 +216,12 @@ def train_for_budget(recipe: DCGANRecipe | VariantRecipe, name: str, x: np.ndarr
         diverged = f"{exc.loss} = {exc.value} at step {exc.step}"
     return BudgetRun(name, seed, None if diverged else gan, budget.records, budget.steps,
                      budget.records[-1]["seconds"] if budget.records else 0.0, diverged)
+
+
+def load_critic_tracking() -> dict:
+    """The longer WGAN-GP run that notebook 07 (§7) plots: FD-MNIST, the critic's W1 estimate and the
+    losses every few seconds over 10 minutes (``benchmarks/critic_tracking.py`` writes it)."""
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files("gan_helpers").joinpath("results", "critic_tracking.json").read_text())
