@@ -242,7 +242,7 @@ def test_class_grid_gif_frames_carry_their_epoch(tmp_path):
     grid = np.full((20, 60), 128, np.uint8)
     frame = conditional.captioned(grid, "epoch 4")
     assert frame.shape == (32, 60) and (frame[12:] == grid).all()
-    assert frame[:12].min() == 0 and frame[:12].max() == 255    # dark text on the white strip
+    assert frame[:12].min() < 64 and frame[:12].max() == 255     # dark text on the white strip
     assert not np.array_equal(frame[:12], conditional.captioned(grid, "epoch 8")[:12])
     with pytest.raises(ValueError, match="2-D uint8"):
         conditional.captioned(grid.astype("float32"), "epoch 4")
