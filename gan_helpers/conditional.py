@@ -192,12 +192,31 @@ def class_grid(generator: keras.Model, z, n_classes: int = N_CLASSES) -> np.ndar
     return plots.image_grid(generate_from(generator, zz, labels=yy), ncols=len(z))
 
 
+def captioned(frame: np.ndarray, text: str, height: int = 12) -> np.ndarray:
+    """A uint8 grey grid with a white strip on top holding ``text`` (for example "epoch 4"), so that
+    a GIF frame says when it was drawn."""
+    from PIL import Image, ImageDraw
+
+    frame = np.asarray(frame)
+    if frame.ndim != 2 or frame.dtype != np.uint8:
+        raise ValueError(f"frame must be a 2-D uint8 grey grid, got shape {frame.shape} {frame.dtype}")
+    strip = Image.new("L", (frame.shape[1], height), 255)
+    ImageDraw.Draw(strip).text((2, 0), text, fill=0)
+    return np.concatenate([np.asarray(strip, dtype=np.uint8), frame], axis=0)
+
+
 class ClassGrid(SampleGrid):
-    """``SampleGrid`` for a conditional GAN: each frame is the class grid of fixed noise vectors."""
+    """``SampleGrid`` for a conditional GAN: each frame is the class grid of fixed noise vectors; the
+    GIF's frames are captioned with their epoch."""
 
     def _grab(self, epoch: int) -> None:
         self.frames.append(class_grid(sampler_of(self.model), self.noise))
         self.epochs.append(epoch)
+
+    def on_train_end(self, logs=None):
+        if self.gif_path and self.frames:
+            plots.write_gif([captioned(f, f"epoch {e}") for f, e in zip(self.frames, self.epochs)],
+                            self.gif_path)
 
 
 def label_agreement(net, generator: keras.Model, n: int = 2000, seed: int = 0,

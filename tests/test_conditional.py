@@ -73,8 +73,9 @@ def test_the_label_changes_the_outputs_and_its_effect_depends_on_the_image(head)
     x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
     shift = d([x, np.full(8, 7)]).numpy() - d([x, np.full(8, 1)]).numpy()
     assert np.ptp(shift) > 1e-4             # not one constant offset: D judges the pair (x, y)
-    assert exercises.check_concat_discriminator(
-        lambda w: conditional.build_conditional_discriminator(w, head=head))
+    with pytest.raises(exercises.ExerciseFailed, match="library's own discriminator"):
+        exercises.check_concat_discriminator(                # Exercise 2 cannot be solved by the library
+            lambda w: conditional.build_conditional_discriminator(w, head=head))
 
 
 def test_a_train_step_updates_both_networks_and_fakes_take_the_real_labels(small_images):
@@ -189,6 +190,22 @@ def test_exercise_checks_catch_wrong_answers():
 
     with pytest.raises(exercises.ExerciseFailed, match="does not change the logits"):
         exercises.check_concat_discriminator(label_blind)
+
+    def own_concat(width, planes=True):   # Exercise 2's answer: the label planes join the image at the input
+        x, y = keras.Input((28, 28, 1)), keras.Input((), dtype="int32")
+        extra = conditional.LabelPlanes(10)(x, y) if planes else keras.layers.Lambda(
+            lambda a: keras.ops.repeat(a, 10, axis=-1))(x)
+        h = keras.layers.Concatenate()([x, extra])
+        h = keras.layers.Conv2D(width, 4, strides=2, activation="relu")(h)
+        h = keras.layers.Flatten()(h)
+        if not planes:        # the label enters the same non-linearity, but not as one-hot planes
+            h = keras.layers.Concatenate()([h, keras.layers.Embedding(10, 4)(y)])
+            h = keras.layers.Dense(8, activation="relu")(h)
+        return keras.Model([x, y], keras.layers.Dense(1)(h))
+
+    assert exercises.check_concat_discriminator(own_concat)
+    with pytest.raises(exercises.ExerciseFailed, match="no LabelPlanes layer"):
+        exercises.check_concat_discriminator(lambda w: own_concat(w, planes=False))
     with pytest.raises(exercises.ExerciseFailed, match="one class per column"):
         exercises.check_class_grid_inputs(lambda z, k: (np.tile(z, (k, 1)), np.tile(np.arange(k), len(z))))
 
@@ -219,3 +236,21 @@ def test_cli_refuses_an_unknown_model(capsys):
         cli.main(["train", "--model", "gan9000"])
     assert exc.value.code == 2
     assert "invalid choice: 'gan9000'" in capsys.readouterr().err and "cgan" in cli.MODELS
+
+
+def test_class_grid_gif_frames_carry_their_epoch(tmp_path):
+    grid = np.full((20, 60), 128, np.uint8)
+    frame = conditional.captioned(grid, "epoch 4")
+    assert frame.shape == (32, 60) and (frame[12:] == grid).all()
+    assert frame[:12].min() < 64 and frame[:12].max() == 255     # dark text on the white strip
+    assert not np.array_equal(frame[:12], conditional.captioned(grid, "epoch 8")[:12])
+    with pytest.raises(ValueError, match="2-D uint8"):
+        conditional.captioned(grid.astype("float32"), "epoch 4")
+    callback = conditional.ClassGrid(noise(2), gif_path=tmp_path / "p.gif")
+    callback.frames, callback.epochs = [grid, grid], [0, 3]      # as grabbed before and after training
+    callback.on_train_end()
+    with Image.open(tmp_path / "p.gif") as gif:
+        assert gif.n_frames == 2 and gif.size == (2 * 60, 2 * 32)
+        first = np.asarray(gif.convert("L"))
+        gif.seek(1)
+        assert not np.array_equal(first[:24], np.asarray(gif.convert("L"))[:24])   # "epoch 0" ≠ "epoch 3"

@@ -77,8 +77,12 @@ MUTATIONS = {
         ("np.testing.assert_allclose(q_xy / (q_xy + p_xy)",
          "np.testing.assert_allclose(p_xy / (q_xy + p_xy)"),                              # D* = σ(f*)
         ("E = V_q - V_p", "E = V_q + V_p"),                                               # (5): e_y
-        ("psi = np.log(q_x / p_x) - logsumexp(phi @ V_q.T, axis=1) + logsumexp(phi @ V_p.T, axis=1)",
-         "psi = np.log(q_x / p_x)"),                                                                 # (5): ψ
+        ("r_x = np.log(q_x / p_x) - logsumexp(phi @ V_q.T, axis=1) + logsumexp(phi @ V_p.T, axis=1)",
+         "r_x = np.log(q_x / p_x)"),                                                               # (5): r(x)
+        ("np.testing.assert_allclose(gap, phi @ (E - E[0]).T",
+         "np.testing.assert_allclose(gap, phi @ E.T"),                                  # (5): the label term
+        ("resid = r_x - A @ np.linalg.lstsq(A, r_x, rcond=None)[0]",
+         "resid = A[:, 0] - A @ np.linalg.lstsq(A, A[:, 0], rcond=None)[0]"),       # r(x) is not linear in φ
         ("b_psi[0] + np.sum(E_d[yb] * features, axis=1)",
          "b_psi[0] + np.sum(E_d[(yb + 1) % 10] * features, axis=1)"),                                # (3)
     ],

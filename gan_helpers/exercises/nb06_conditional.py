@@ -32,6 +32,16 @@ def check_projection_logit(fn: Callable) -> bool:
     return _passed("projection logit")
 
 
+def _all_layers(model) -> list:
+    """Every layer of ``model``, nested models included."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_all_layers(layer))
+    return found
+
+
 def _logits(model, x, y) -> np.ndarray:
     return _numpy(model([x, y], training=False)).reshape(len(x), -1)
 
@@ -39,12 +49,20 @@ def _logits(model, x, y) -> np.ndarray:
 def check_concat_discriminator(build: Callable) -> bool:
     """``build(width)`` must return a ``keras.Model`` taking [images [N, 28, 28, 1], labels [N] int]
     to one logit per image, in which the label's effect depends on the image (it enters before a
-    non-linearity), so that D can judge whether the digit matches the label."""
+    non-linearity), so that D can judge whether the digit matches the label. The label must enter as
+    ``LabelPlanes`` channels, in a model the learner builds (the library's own D is refused)."""
     import keras
+
+    from ..conditional import LabelPlanes
 
     model = _call(build, 8)
     if not isinstance(model, keras.Model):
         raise ExerciseFailed(f"build(width) must return a keras.Model, got {type(model).__name__}.")
+    names = {layer.name for layer in _all_layers(model)}
+    if model.name == "conditional_discriminator" or {"phi", "psi"} <= names:
+        raise ExerciseFailed("this is the library's own discriminator (build_conditional_discriminator); "
+                             "the exercise is to build the concatenation D yourself from keras layers "
+                             "and LabelPlanes.")
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(16, 28, 28, 1)).astype("float32")
     y = (np.arange(16) % 10).astype("int32")
@@ -67,6 +85,9 @@ def check_concat_discriminator(build: Callable) -> bool:
         raise ExerciseFailed("changing the label shifts every image's logit by the same amount: the "
                              "label is added after the last non-linearity, so D cannot tell whether an "
                              "image matches its label. Let it enter earlier, at the input.")
+    if not any(isinstance(layer, LabelPlanes) for layer in _all_layers(model)):
+        raise ExerciseFailed("your model has no LabelPlanes layer: concatenate the label's one-hot "
+                             "planes, gh.conditional.LabelPlanes(10)(images, labels), to the images.")
     return _passed("concatenation discriminator")
 
 
