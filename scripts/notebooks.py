@@ -312,7 +312,12 @@ def cmd_run(mode: str, names: list[str]) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan_helpers import config
 
-    paths = [p for p in notebook_paths() if not names or p.name in names or p.name[:2] in names]
+    wanted = {Path(n).name for n in names}          # a number (06), a file name, or a path to it
+    paths = [p for p in notebook_paths() if not names or p.name in wanted or p.name[:2] in wanted]
+    if names and not paths:
+        print(f"no notebook matches {' '.join(names)}; give numbers (06), file names or paths",
+              file=sys.stderr)
+        return 2
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         executed, seconds = execute(copy.deepcopy(nb), fast=(mode == "fast"))

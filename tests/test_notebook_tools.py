@@ -206,3 +206,8 @@ def test_every_hint_is_visible_in_the_exercise_text(path):
         if "solution" in cell.metadata.get("tags", []) and cell.metadata.get("hint"):
             prose = next(c for c in reversed(cells[:k]) if c.cell_type == "markdown")
             assert nbtools.HINT_PREFIX + cell.metadata["hint"] in prose.source, (k, cell.metadata["hint"])
+
+
+def test_run_names_a_notebook_by_number_file_name_or_path_and_refuses_no_match(capsys):
+    assert nbtools.cmd_run("fast", ["notebooks/99_nothing.ipynb"]) == 2
+    assert "no notebook matches notebooks/99_nothing.ipynb" in capsys.readouterr().err
