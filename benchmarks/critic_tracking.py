@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return gh.metrics.frechet_distance(real_track, net.features(fake))
 
     recipes = {"WGAN-GP": gh.variants.WGAN_GP, "DCGAN": recipe, "SN-GAN + hinge": gh.variants.SNGAN}
-    out = {"command": "python benchmarks/critic_tracking.py " + " ".join(argv or []),
+    given = sys.argv[1:] if argv is None else argv
+    out = {"command": "python benchmarks/critic_tracking.py " + " ".join(given),
            "date": date.today().isoformat(), "device": gh.config.device_description(),
            "machine": platform.machine(), "versions": gh.config.versions(), "data": digits.describe(),
            "seconds": args.seconds, "seed": args.seed, "n_track": args.n_track, "runs": {}}

@@ -97,6 +97,10 @@ MUTATIONS = {
         ("wgan_probe._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
          "wgan_probe._d_step = lambda real, *args: (seen.append(five_batches[-64:]), "
          "d_step(real, *args))[1]"),
+        ("np.testing.assert_allclose(np.maximum(0, 1 - real_scores).mean() + "
+         "np.maximum(0, 1 + fake_scores).mean(),",
+         "np.testing.assert_allclose(np.maximum(0, 1 + real_scores).mean() + "
+         "np.maximum(0, 1 - fake_scores).mean(),"),                                   # (5): roles swapped
         ("np.testing.assert_allclose(np.maximum(0, 1 - real_scores).mean() + np.maximum(0, 1 + fake_scores)",
          "np.testing.assert_allclose(np.maximum(0, -real_scores).mean() + np.maximum(0, fake_scores)"),  # (5)
         ("sigma_svd = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]",

@@ -38,18 +38,18 @@ def check_power_iteration(fn: Callable) -> bool:
         s = np.linalg.svd(w, compute_uv=False)
         got = _value(_call(fn, w, 200))
         if not np.isclose(got, s[0], rtol=1e-4):
-            hint = ("that is the Frobenius norm √Σσᵢ², an upper bound: iterate u ← Wv/‖Wv‖, v ← Wᵀu/‖Wᵀu‖."
+            hint = ("that is the Frobenius norm √Σσᵢ², an upper bound: iterate v ← Wu/‖Wu‖, u ← Wᵀv/‖Wᵀv‖."
                     if np.isclose(got, np.linalg.norm(w), rtol=1e-4) else
-                    "that is σ², the top eigenvalue of WᵀW: return ‖Wv‖ (or uᵀWv), not its square."
+                    "that is σ², the top eigenvalue of WᵀW: return ‖Wu‖ (or vᵀWu), not its square."
                     if np.isclose(got, s[0] ** 2, rtol=1e-4) else
-                    "normalise the vector after every multiplication and return uᵀWv.")
+                    "normalise the vector after every multiplication and return vᵀWu.")
             raise ExerciseFailed(f"for a {shape[0]}×{shape[1]} matrix the top singular value is {s[0]:.4f} "
                                  f"(numpy.linalg.svd); after 200 steps yours gives {got:.4f}. {hint}")
     w = np.diag([3.0, 1.0])
     one = _value(_call(fn, w, 1))
     if not 0 < one <= 3.0 + 1e-6:
         raise ExerciseFailed(f"after one step on diag(3, 1) the estimate must lie in (0, 3], got {one:.4f}: "
-                             "uᵀWv with unit u and v can never exceed σ_max.")
+                             "vᵀWu with unit u and v can never exceed σ_max.")
     return _passed("power iteration")
 
 
