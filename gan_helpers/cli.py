@@ -124,7 +124,14 @@ def _run_config(args: argparse.Namespace) -> dict:
     """The settings a checkpoint must share with the command that resumes it."""
     return {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
             "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
-            "batch_size": args.batch_size, "loss": args.loss}
+            "batch_size": args.batch_size, "loss": _loss_of(args)}
+
+
+def _loss_of(args: argparse.Namespace) -> str:
+    """``--loss``, or the model's own loss when it was not given (nonsaturating for dcgan)."""
+    from .variants import check_model_loss
+
+    return args.loss if args.loss is not None else check_model_loss(args.model, None)
 
 
 def _recipe(args: argparse.Namespace):
@@ -244,7 +251,9 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     x = data.to_gan_range(digits.x_train[:FAST_IMAGES] if fast else digits.x_train)
     rows = _rows_per_step(args)
     if rows > len(x):
-        return _fail(f"--batch-size {args.batch_size} × {rows // args.batch_size} critic step(s) needs "
+        if rows == args.batch_size:
+            return _fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images.")
+        return _fail(f"--batch-size {args.batch_size} × {rows // args.batch_size} critic steps needs "
                      f"{rows} images per step, more than the {len(x)} training images.")
     steps_per_epoch = len(x) // rows
     recipe = _recipe(args)

@@ -120,8 +120,8 @@ def test_wasserstein_losses():
     assert float(losses.critic_loss_wasserstein(real, fake)) == pytest.approx(0.0 - 3.0)
     assert float(losses.generator_loss_wasserstein(fake)) == pytest.approx(0.0)
     assert losses.get_discriminator_loss("wasserstein") is losses.critic_loss_wasserstein
-    with pytest.raises(ValueError, match="bce, wasserstein"):
-        losses.get_discriminator_loss("hinge")
+    with pytest.raises(ValueError, match="bce, wasserstein, hinge"):
+        losses.get_discriminator_loss("lsgan")
 
 
 # ----------------------------------------------------------------------------- the shared trainer
@@ -174,9 +174,9 @@ def test_each_critic_step_gets_a_fresh_real_batch():
     seen = []
     d_step = gan._d_step
 
-    def recording(real, batch_size, fake=None):
+    def recording(real, batch_size, fake=None, *labels):
         seen.append(np.asarray(real))
-        return d_step(real, batch_size, fake)
+        return d_step(real, batch_size, fake, *labels)
 
     gan._d_step = recording
     data = RING.sample(3 * 16, seed=0)
