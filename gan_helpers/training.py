@@ -45,11 +45,7 @@ class DCGANRecipe:
 
     def replace(self, **changes) -> DCGANRecipe:
         """A copy with some settings changed; unknown names are refused."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown recipe settings {sorted(unknown)}; known: "
-                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
-        return dataclasses.replace(self, **changes)
+        return replace_settings(self, "recipe", changes)
 
     def build(self, seed: int | None = None, mixed_precision: bool = False, **compile_kwargs) -> GAN:
         """A compiled ``GAN`` with this recipe's networks, optimizers and weight average."""
@@ -63,6 +59,16 @@ class DCGANRecipe:
         gan.compile(*make_optimizers(self.lr, self.beta_1, mixed_precision, d_lr=self.d_lr,
                                      beta_2=self.beta_2), **compile_kwargs)
         return gan
+
+
+def replace_settings(settings, kind: str, changes: dict):
+    """``dataclasses.replace`` for a recipe, refusing unknown names with the list of known ones (the one
+    rule behind ``DCGANRecipe.replace`` and ``variants.VariantRecipe.replace``)."""
+    known = [f.name for f in dataclasses.fields(settings)]
+    unknown = set(changes) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {kind} settings {sorted(unknown)}; known: {', '.join(known)}")
+    return dataclasses.replace(settings, **changes)
 
 
 def schedule(n_images: int, batch_size: int, steps: int = DEFAULT_STEPS) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from .training import GAN, DCGANRecipe, TrainingDiverged, make_optimizers
+from .training import GAN, DCGANRecipe, TrainingDiverged, make_optimizers, replace_settings
 
 MODEL_LOSSES = {"dcgan": ("nonsaturating", "minimax"), "cgan": ("nonsaturating", "minimax"),
                 "wgan-gp": ("wasserstein",), "sngan": ("hinge",)}
@@ -43,11 +43,7 @@ class VariantRecipe:
 
     def replace(self, **changes) -> VariantRecipe:
         """A copy with some settings changed; unknown names are refused."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown variant settings {sorted(unknown)}; known: "
-                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
-        return dataclasses.replace(self, **changes)
+        return replace_settings(self, "variant", changes)
 
     def build(self, seed: int | None = None, **compile_kwargs) -> GAN:
         """A compiled ``GAN``: the recipe's G (and weight average), this variant's critic, losses and Adam."""
