@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 
 __version__ = "0.1.0"
 __all__ = ["adversarial", "callbacks", "conditional", "config", "data", "distribute", "exercises", "losses",
-           "metrics", "models", "plots", "theory", "toy", "training", "variants"]
+           "metrics", "models", "plots", "selfcond", "theory", "toy", "training", "variants"]
 
 
 def __getattr__(name: str):

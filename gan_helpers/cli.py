@@ -17,7 +17,8 @@ FAST_IMAGES = 1280       # fast mode: a real but tiny run
 FAST_EPOCHS = 2
 NAN_ENV = "GAN_HELPERS_TEST_NAN_AT_STEP"   # test hook (see _inject_nan_for_tests)
 MODELS = ("dcgan", "cgan", "wgan-gp", "sngan")   # --model: notebooks 04, 06 and 07 (gan_helpers.variants)
-CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss")
+CONFIG_KEYS = ("dataset", "latent_dim", "width", "d_width", "d_dropout", "ema", "lr", "batch_size", "loss",
+               "clusters")
 
 
 def _number(kind: type, allowed, rule: str):
@@ -87,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "wgan-gp (Wasserstein critic with gradient penalty, 5 critic steps per generator "
                         "step) or sngan (spectrally normalised critic, hinge loss), notebook 07, with "
                         "their papers' optimizer settings (default: dcgan)")
+    t.add_argument("--clusters", type=_number(int, lambda v: v >= 0, "0 or a positive whole number"),
+                   default=None, metavar="K",
+                   help="dcgan only: self-condition G and D on K k-means clusters of the training "
+                        "images (no labels; generator.keras still takes z alone); 0 trains the plain "
+                        "DCGAN (default: 30 for dcgan, notebook 04, section 9)")
     t.add_argument("--loss", choices=("nonsaturating", "minimax", "wasserstein", "hinge"), default=None,
                    help="generator loss: nonsaturating or minimax for dcgan and cgan, wasserstein for "
                         "wgan-gp, "
@@ -124,7 +130,7 @@ def _run_config(args: argparse.Namespace) -> dict:
     """The settings a checkpoint must share with the command that resumes it."""
     return {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
             "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
-            "batch_size": args.batch_size, "loss": _loss_of(args)}
+            "batch_size": args.batch_size, "loss": _loss_of(args), "clusters": args.clusters}
 
 
 def _loss_of(args: argparse.Namespace) -> str:
@@ -139,7 +145,7 @@ def _recipe(args: argparse.Namespace):
 
     return training.DCGANRecipe().replace(
         latent_dim=args.latent_dim, g_width=args.width, d_width=args.d_width, d_dropout=args.d_dropout,
-        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size)
+        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size, clusters=args.clusters)
 
 
 def _unwritable(out: Path) -> str | None:
@@ -182,6 +188,13 @@ def _check_model(args: argparse.Namespace) -> str | None:
     from .variants import check_model_loss
 
     args.out = args.out if args.out is not None else Path("runs") / args.model.replace("-", "_")
+    if args.clusters is None:
+        from .selfcond import MAIN_JOB_CLUSTERS
+
+        args.clusters = MAIN_JOB_CLUSTERS if args.model == "dcgan" else 0
+    elif args.clusters and args.model != "dcgan":
+        return (f"--clusters applies to --model dcgan only; {args.model} does not self-condition "
+                "(leave --clusters out, or give 0).")
     try:
         args.loss = check_model_loss(args.model, args.loss)
     except ValueError as exc:
@@ -189,12 +202,13 @@ def _check_model(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _build_gan(args: argparse.Namespace, recipe, seed: int):
-    """The compiled GAN of ``--model``: the DCGAN recipe, or a variant built on the recipe's networks."""
+def _build_gan(args: argparse.Namespace, recipe, seed: int, clusters=None):
+    """The compiled GAN of ``--model``: the DCGAN recipe (self-conditioned on ``clusters`` when the
+    recipe asks for them), or a variant built on the recipe's networks."""
     from .variants import VARIANTS
 
     if args.model == "dcgan":
-        return recipe.build(seed=seed, g_loss_fn=args.loss)
+        return recipe.build(seed=seed, clusters=clusters, g_loss_fn=args.loss)
     if args.model == "cgan":
         from .conditional import build_conditional
 
@@ -277,7 +291,9 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
             meta = training.read_checkpoint_meta(ckpt_dir)
         except ValueError as exc:
             return _fail(f"{exc} Use --restart to discard it, or another --out.")
-        differ = {k: (meta.get(k), run_config[k]) for k in CONFIG_KEYS if meta.get(k) != run_config[k]}
+        old = {"clusters": 0}   # what checkpoints made before a setting existed used
+        differ = {k: (meta.get(k, old.get(k)), run_config[k]) for k in CONFIG_KEYS
+                  if meta.get(k, old.get(k)) != run_config[k]}
         differ.update({k: (meta[k], v) for k, v in run_facts.items() if k in meta and meta[k] != v})
         if meta.get("model", "dcgan") != args.model:   # checkpoints older than --model are DCGAN's
             differ["model"] = (meta.get("model", "dcgan"), args.model)
@@ -309,8 +325,19 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
 
     if _quiet.STATE["active"]:
         print(_quiet.NOTE)
+    clusters, cluster_seconds = None, 0.0
+    if recipe.clusters:  # k-means is deterministic: a resumed run recomputes the same clusters
+        from .selfcond import cluster_images
+
+        if recipe.clusters > len(x):
+            return _fail(f"--clusters {recipe.clusters} is more than the {len(x)} training images.")
+        t_clusters = time.perf_counter()
+        clusters = cluster_images(x, recipe.clusters, seed=seed)
+        cluster_seconds = time.perf_counter() - t_clusters
+        print(f"Self-conditioning on {clusters.k} k-means clusters of the training images "
+              f"({cluster_seconds:.1f} s; shares {clusters.freqs.min():.1%}–{clusters.freqs.max():.1%})")
     with strategy.scope():  # networks and both optimizers: their variables are mirrored
-        gan = _build_gan(args, recipe, seed)
+        gan = _build_gan(args, recipe, seed, clusters)
     if resume:
         try:
             gan.load_state(ckpt_dir)
@@ -340,7 +367,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
     ckpt = callbacks.GANCheckpoint(out / "checkpoint", meta={**run_config, **run_facts}, history=losses,
                                    extras=extras)
     start_step = initial_epoch * steps_per_epoch
-    labels = _labels_for(args.model, digits, len(x))
+    labels = clusters.labels if clusters is not None else _labels_for(args.model, digits, len(x))
     ds = _inject_nan_for_tests(data.resumable_dataset(x, rows, seed=seed, start_step=start_step,
                                                       labels=labels), start_step)
     ds = distribute.for_workers(ds, cluster)
@@ -396,6 +423,7 @@ def _train(args: argparse.Namespace, strategy, cluster: dict | None, write_to: P
         "final_epoch_means": final,
         "wall_time_s": round(sum(parts), 2),
         "wall_time_parts_s": parts,
+        "cluster_seconds": round(cluster_seconds, 2),
         "images_per_second": round(timer.images_per_second(), 1) if timer.seconds else None,
         "device": config.device_description(), "versions": config.versions(),
         "strategy": distribute.kind_of(strategy), "replicas": strategy.num_replicas_in_sync,
@@ -454,7 +482,7 @@ def _final_grid(grid, gan):
     from . import callbacks, plots, training
 
     sampler = callbacks.sampler_of(gan)
-    if hasattr(gan, "n_classes"):
+    if getattr(gan, "samples_need_labels", False):
         from .conditional import class_grid
 
         return class_grid(sampler, grid.noise)
@@ -522,7 +550,7 @@ def _quality(gan, digits, fast: bool, seed: int) -> dict:
     quality = {"n": n, "feature_net": {"source": net.source, "test_accuracy": net.test_accuracy},
                "generator": row(gan.generate(n, seed=seed)), "real_vs_real_floor": row(real_b),
                "held_out_confident_share": m.confident_share(net.probs(real_a))}
-    if hasattr(gan, "n_classes"):   # a conditional GAN: does the digit match the label asked for?
+    if getattr(gan, "samples_need_labels", False):   # does the digit match the label asked for?
         from .conditional import label_agreement
 
         agree = label_agreement(net, gan.sampler, n, seed)

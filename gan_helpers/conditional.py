@@ -104,10 +104,14 @@ class ConditionalGAN(GAN):
     the label of a real image of the same batch, so D judges pairs (x, y). Only the four hooks of
     ``GAN`` change; the training step is the same."""
 
+    _two_inputs = ("generator", "discriminator")   # the networks that take [input, labels]
+    samples_need_labels = True                      # the saved generator takes [z, labels]
+
     def __init__(self, generator: keras.Model, discriminator: keras.Model, n_classes: int = N_CLASSES,
                  **kwargs):
         for net, role in ((generator, "generator"), (discriminator, "discriminator")):
-            if not isinstance(net.input_shape, list) or len(net.input_shape) != 2:
+            if role in self._two_inputs and (not isinstance(net.input_shape, list)
+                                             or len(net.input_shape) != 2):
                 first = "z" if role == "generator" else "x"
                 raise ValueError(f"a ConditionalGAN's {role} takes two inputs ([{first}, labels]); this one "
                                  f"takes {net.input_shape}. Build it with build_conditional_{role}().")

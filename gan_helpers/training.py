@@ -42,15 +42,23 @@ class DCGANRecipe:
     ema_decay: float | None = 0.999
     share_fakes: bool = True     # G's update reuses the fakes of D's: one generator pass per step
     steps: int = DEFAULT_STEPS
+    clusters: int = 0            # k > 0: self-condition on k k-means clusters (gan_helpers.selfcond)
 
     def replace(self, **changes) -> DCGANRecipe:
         """A copy with some settings changed; unknown names are refused."""
         return replace_settings(self, "recipe", changes)
 
-    def build(self, seed: int | None = None, mixed_precision: bool = False, **compile_kwargs) -> GAN:
-        """A compiled ``GAN`` with this recipe's networks, optimizers and weight average."""
+    def build(self, seed: int | None = None, mixed_precision: bool = False, clusters=None,
+              **compile_kwargs) -> GAN:
+        """A compiled ``GAN`` with this recipe's networks, optimizers and weight average; with
+        ``self.clusters`` > 0, a ``selfcond.SelfConditionedGAN`` on ``clusters``
+        (``selfcond.cluster_images`` of the training images)."""
         from . import config, models
 
+        if self.clusters or clusters is not None:
+            from . import selfcond
+
+            return selfcond.build_self_conditioned(self, clusters, seed, mixed_precision, **compile_kwargs)
         gan = GAN(models.build_generator(self.latent_dim, self.g_width),
                   models.build_discriminator(self.d_width, self.d_dropout), seed=seed,
                   ema_decay=self.ema_decay)

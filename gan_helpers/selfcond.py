@@ -1,0 +1,183 @@
+"""Self-conditioning: an unconditional GAN that conditions G and D on k-means clusters of the training
+images instead of labels (Liu et al. 2020, arXiv 2006.10728; Sage et al. 2018, arXiv 1712.04407).
+
+A generator that is a continuous function of one Gaussian z must pass through in-between shapes to
+get from one digit to another (Khayatkhoei et al. 2018, arXiv 1806.00880). A discrete code taken
+from z lets it jump instead: the first coordinate of z picks a cluster with the data's cluster
+frequencies, the other coordinates are the style. The saved generator still takes z alone."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .conditional import ConditionalGAN, build_conditional_discriminator, build_conditional_generator
+from .models import _check_positive
+from .training import GAN
+
+MAIN_JOB_CLUSTERS = 30   # `make train`'s k (notebook 04, section 9 measures 0, 10 and 30)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """k-means clusters of a set of images: one label per image and each cluster's share."""
+
+    labels: np.ndarray      # int32 [N], 0 … k − 1
+    freqs: np.ndarray       # float64 [k], sums to 1
+
+    @property
+    def k(self) -> int:
+        return len(self.freqs)
+
+    def purity(self, classes: np.ndarray) -> float:
+        """Share of images whose class is the most common class of their cluster (1 = pure clusters)."""
+        classes = np.asarray(classes)
+        if len(classes) != len(self.labels):
+            raise ValueError(f"{len(classes)} classes for {len(self.labels)} clustered images")
+        return float(sum(np.bincount(classes[self.labels == j]).max()
+                         for j in range(self.k) if np.any(self.labels == j)) / len(self.labels))
+
+
+def cluster_images(images, k: int, seed: int = 0, iters: int = 30) -> Clusters:
+    """k-means (k-means++ start, then ``iters`` Lloyd steps) on the raw pixels, in NumPy: the same
+    images and seed give the same clusters, so a resumed run recomputes them instead of storing them.
+    No labels and no trained network are used."""
+    _check_positive(k=k, iters=iters)
+    x = np.asarray(images, dtype="float32").reshape(len(images), -1)
+    if len(x) < k:
+        raise ValueError(f"cannot make {k} clusters from {len(x)} images; use fewer clusters")
+    rng = np.random.default_rng(seed)
+    sq = (x.astype("float64") ** 2).sum(1)
+    centres = np.empty((k, x.shape[1]), dtype="float32")
+    centres[0] = x[rng.integers(len(x))]
+    nearest = _sq_distance(x, sq, centres[:1])[:, 0]
+    for j in range(1, k):            # k-means++: each new centre drawn ∝ squared distance to the nearest
+        p = np.maximum(nearest, 0.0)
+        centres[j] = x[rng.choice(len(x), p=p / p.sum())]
+        nearest = np.minimum(nearest, _sq_distance(x, sq, centres[j:j + 1])[:, 0])
+    for _ in range(iters):
+        labels = _assign(x, sq, centres)
+        for j in range(k):
+            members = x[labels == j]
+            if len(members):          # an empty cluster keeps its centre
+                centres[j] = members.mean(0)
+    labels = _assign(x, sq, centres)
+    return Clusters(labels.astype("int32"), np.bincount(labels, minlength=k) / len(labels))
+
+
+def _sq_distance(x, sq, centres) -> np.ndarray:
+    """Squared distances [N, k] from each image (with ``sq`` its squared norm) to each centre."""
+    return sq[:, None] - 2 * (x @ centres.T) + (centres.astype("float64") ** 2).sum(1)[None]
+
+
+def _assign(x, sq, centres) -> np.ndarray:
+    return _sq_distance(x, sq, centres).argmin(1)
+
+
+def _normal_cdf(t):
+    return 0.5 * (1.0 + ops.erf(t / math.sqrt(2.0)))
+
+
+def _normal_icdf(u):
+    return math.sqrt(2.0) * ops.erfinv(2.0 * u - 1.0)
+
+
+@keras.saving.register_keras_serializable(package="gan_helpers")
+class ClusterCode(layers.Layer):
+    """z → (style z₂…z_d, cluster c): c is the bin of Φ(z₁) among the cumulative cluster shares, so a
+    standard normal z₁ gives cluster c with probability ``freqs[c]``, the data's own share."""
+
+    def __init__(self, freqs, **kwargs):
+        super().__init__(**kwargs)
+        self.freqs = [float(f) for f in freqs]
+        self.edges = np.cumsum(self.freqs)[:-1].astype("float32")
+
+    def call(self, z):
+        u = _normal_cdf(z[:, 0])
+        code = ops.sum(ops.cast(u[:, None] >= ops.convert_to_tensor(self.edges)[None, :], "int32"), axis=1)
+        return z[:, 1:], code
+
+    def noise_for(self, z, codes):
+        """z with z₁ moved into the band of ``codes`` (same quantile within the band): still standard
+        normal when the codes follow ``freqs``, and ``call`` then returns ``codes``."""
+        lo = ops.take(ops.convert_to_tensor(np.concatenate([[0.0], self.edges]).astype("float32")), codes)
+        width = ops.take(ops.convert_to_tensor(np.asarray(self.freqs, dtype="float32")), codes)
+        u = lo + width * ops.clip(_normal_cdf(z[:, 0]), 1e-6, 1.0 - 1e-6)
+        return ops.concatenate([_normal_icdf(ops.clip(u, 1e-6, 1.0 - 1e-6))[:, None], z[:, 1:]], axis=1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "freqs": self.freqs}
+
+
+def build_self_conditioned_generator(latent_dim: int, width: int, freqs, embed_dim: int = 16,
+                                     name: str = "self_conditioned_generator") -> keras.Model:
+    """z ∈ R^latent_dim → image: ``ClusterCode`` splits z into a cluster and a style, and the
+    conditional DCGAN generator of notebook 06 draws that cluster in that style."""
+    _check_positive(latent_dim=latent_dim - 1, width=width, embed_dim=embed_dim)
+    z = keras.Input((latent_dim,), name="z")
+    style, code = ClusterCode(freqs, name="cluster_code")(z)
+    inner = build_conditional_generator(latent_dim - 1, width, len(freqs), embed_dim)
+    return keras.Model(z, inner([style, code]), name=name)
+
+
+class SelfConditionedGAN(ConditionalGAN):
+    """A ``ConditionalGAN`` whose labels are clusters and whose generator takes z alone: each fake
+    gets the cluster of a real image of the batch through z₁ (``ClusterCode.noise_for``), so D
+    judges (image, cluster) pairs as in notebook 06. Sampling, saving and the weight average are
+    the unconditional ``GAN``'s."""
+
+    _two_inputs = ("discriminator",)
+    samples_need_labels = False
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, n_classes: int, **kwargs):
+        code = _cluster_code(generator)
+        if len(code.freqs) != n_classes:
+            raise ValueError(f"the generator's ClusterCode has {len(code.freqs)} clusters but n_classes is "
+                             f"{n_classes}; build both from the same Clusters.")
+        super().__init__(generator, discriminator, n_classes=n_classes, **kwargs)
+
+    def _generate(self, batch_size, cond, training=True):
+        code = _cluster_code(self.generator)
+        return self.generator(code.noise_for(self.sample_noise(batch_size), cond), training=training)
+
+    _calibration_inputs = GAN._calibration_inputs
+    call = GAN.call
+    generate = GAN.generate
+
+
+def _cluster_code(generator: keras.Model) -> ClusterCode:
+    for layer in generator.layers:
+        if isinstance(layer, ClusterCode):
+            return layer
+    raise ValueError("a SelfConditionedGAN's generator starts with a ClusterCode layer; build it with "
+                     "build_self_conditioned_generator().")
+
+
+def build_self_conditioned(recipe, clusters: Clusters, seed: int | None = None,
+                           mixed_precision: bool = False, **compile_kwargs) -> SelfConditionedGAN:
+    """A compiled ``SelfConditionedGAN`` with the recipe's widths, optimizers and weight average, and
+    one cluster code per cluster of ``clusters``."""
+    from . import config
+    from .training import make_optimizers
+
+    r = recipe
+    if not isinstance(clusters, Clusters):
+        raise ValueError(f"this recipe self-conditions on {r.clusters} clusters of the training images: "
+                         f"pass clusters=gh.selfcond.cluster_images(x_train, {r.clusters or 30}), or use "
+                         "recipe.replace(clusters=0) for the plain DCGAN.")
+    if clusters.k != r.clusters:
+        raise ValueError(f"the recipe asks for {r.clusters} clusters but {clusters.k} were given; "
+                         f"cluster with k={r.clusters}, or recipe.replace(clusters={clusters.k}).")
+    gan = SelfConditionedGAN(build_self_conditioned_generator(r.latent_dim, r.g_width, clusters.freqs),
+                             build_conditional_discriminator(r.d_width, r.d_dropout, "projection",
+                                                             clusters.k),
+                             n_classes=clusters.k, seed=seed, ema_decay=r.ema_decay)
+    compile_kwargs.setdefault("jit_compile", config.default_jit_compile())
+    compile_kwargs.setdefault("share_fakes", r.share_fakes)
+    gan.compile(*make_optimizers(r.lr, r.beta_1, mixed_precision, d_lr=r.d_lr, beta_2=r.beta_2),
+                **compile_kwargs)
+    return gan
