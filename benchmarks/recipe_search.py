@@ -26,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BASE = dict(g_width=32, d_width=32, dropout=0.3, batch=64, lr=2e-4, d_lr=None, beta_1=0.5, beta_2=0.999,
-            ema=None, loss="ns", sn=False, smooth=1.0, latent=64, d_bn=False, share=False)
+            ema=None, loss="ns", sn=False, smooth=1.0, latent=64, d_bn=False, share=False, clusters=0)
 
 VARIANTS: dict[str, dict] = {
     "old default": {},
@@ -64,6 +64,10 @@ VARIANTS: dict[str, dict] = {
     "recipe, SN + hinge, β1 0, β2 0.9": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True,
                                              sn=True, loss="hinge", beta_1=0.0, beta_2=0.9),
     "recipe, batch 128": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True, batch=128),
+    # self-conditioning on k-means clusters of the training images (gan_helpers.selfcond)
+    "recipe, 10 clusters": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True, clusters=10),
+    "recipe, 30 clusters": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True, clusters=30),
+    "recipe, 50 clusters": dict(d_width=64, dropout=0.0, ema=0.999, lr=2e-3, share=True, clusters=50),
 }
 
 
@@ -71,13 +75,19 @@ def settings(name: str, overrides: dict | None = None) -> dict:
     return {**BASE, **VARIANTS.get(name, {}), **(overrides or {})}
 
 
-def build(s: dict, seed: int):
+def build(s: dict, seed: int, clusters=None):
     import keras
     from keras import ops
 
     import gan_helpers as gh
 
     gh.config.set_seed(seed)
+    if s["clusters"]:   # the recipe's own networks and optimizers, self-conditioned (loss: BCE)
+        recipe = gh.training.DCGANRecipe(
+            latent_dim=s["latent"], g_width=s["g_width"], d_width=s["d_width"], d_dropout=s["dropout"],
+            batch_size=s["batch"], lr=s["lr"], d_lr=s["d_lr"], beta_1=s["beta_1"], beta_2=s["beta_2"],
+            ema_decay=s["ema"], share_fakes=s["share"], clusters=s["clusters"])
+        return recipe.build(seed=seed, clusters=clusters, jit_compile=False)
     gan = gh.training.GAN(gh.models.build_generator(s["latent"], s["g_width"]),
                           gh.models.build_discriminator(s["d_width"], s["dropout"], spectral_norm=s["sn"],
                                                         batch_norm=s["d_bn"]),
@@ -107,7 +117,7 @@ def arch_key(name: str) -> str:
     """What sets a step's cost: the networks, the batch, the loss and the average."""
     s = settings(name)
     return ("g{g_width}_d{d_width}_p{dropout}_sn{sn}_bn{d_bn}_b{batch}_ema{ema}_{loss}_share{share}"
-            .format(**s))
+            "_k{clusters}".format(**s))
 
 
 def throughput(name: str, steps: int = 40) -> float:
@@ -117,9 +127,15 @@ def throughput(name: str, steps: int = 40) -> float:
     import gan_helpers as gh
 
     s = settings(name)
-    gan = build(s, 0)
     x = np.random.default_rng(0).uniform(-1, 1, (s["batch"] * (steps + 5), 28, 28, 1)).astype("float32")
     ds = gh.data.make_dataset(x, s["batch"], shuffle=False)
+    clusters = gh.selfcond.cluster_images(x, s["clusters"]) if s["clusters"] else None
+    if clusters:
+        import tensorflow as tf
+
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(clusters.labels).batch(
+            s["batch"], drop_remainder=True)))
+    gan = build(s, 0, clusters)
     gan.fit(ds.take(5), epochs=1, verbose=0)
     t0 = time.perf_counter()
     gan.fit(ds.skip(5), epochs=1, verbose=0)
@@ -136,9 +152,15 @@ def train_and_measure(name: str, steps: int, seed: int, out: Path, overrides: di
     x = gh.data.to_gan_range(digits.x_train)
     spe = len(x) // s["batch"]
     epochs = max(1, round(steps / spe))
-    gan = build(s, seed)
     t0 = time.perf_counter()
-    hist = gan.fit(gh.data.make_dataset(x, s["batch"], seed=seed), epochs=epochs, verbose=0).history
+    if s["clusters"]:   # k-means on the pixels, counted in the time; data in the CLI's resumable order
+        clusters = gh.selfcond.cluster_images(x, s["clusters"], seed=seed)
+        gan = build(s, seed, clusters)
+        ds = gh.data.resumable_dataset(x, s["batch"], seed=seed, labels=clusters.labels)
+        hist = gan.fit(ds, epochs=epochs, steps_per_epoch=spe, verbose=0).history
+    else:
+        gan = build(s, seed)
+        hist = gan.fit(gh.data.make_dataset(x, s["batch"], seed=seed), epochs=epochs, verbose=0).history
     seconds = time.perf_counter() - t0
     net = gh.metrics.load_feature_net("bundled", verbose=False)
     n = 2000
@@ -184,6 +206,9 @@ def export(results: Path, rates_file: Path, target: Path) -> None:
 
     rates = json.loads(rates_file.read_text()) if rates_file.exists() else {}
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    if target.exists():   # rows measured earlier (other variants, other --out folders) stay
+        new = {(r["name"], r["seed"]) for r in rows}
+        rows += [r for r in json.loads(target.read_text())["rows"] if (r["name"], r["seed"]) not in new]
     order = list(VARIANTS)
     rows.sort(key=lambda r: (order.index(r["name"]) if r["name"] in order else len(order), r["seed"]))
     for row in rows:

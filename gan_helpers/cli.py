@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a GAN (--model); write samples, GIF, losses and metrics",
-                       description="Train the DCGAN of notebook 04 (--model cgan: the conditional GAN of "
+                       description="Train the DCGAN of notebook 04, self-conditioned on k-means clusters "
+                                   "of the training images (--clusters; --model cgan: the conditional GAN of "
                                    "notebook 06; wgan-gp or sngan: notebook 07's variants) and write "
                                    "samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "

@@ -17,9 +17,9 @@ from keras import layers, ops
 
 from .conditional import ConditionalGAN, build_conditional_discriminator, build_conditional_generator
 from .models import _check_positive
-from .training import GAN
+from .training import GAN, MAIN_JOB
 
-MAIN_JOB_CLUSTERS = 30   # `make train`'s k (notebook 04, section 9 measures 0, 10 and 30)
+MAIN_JOB_CLUSTERS = MAIN_JOB.clusters   # `make train`'s k (notebook 04, section 9)
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,17 @@ class Clusters:
                          for j in range(self.k) if np.any(self.labels == j)) / len(self.labels))
 
 
-def cluster_images(images, k: int, seed: int = 0, iters: int = 30) -> Clusters:
-    """k-means (k-means++ start, then ``iters`` Lloyd steps) on the raw pixels, in NumPy: the same
+def cluster_images(images, k: int, seed: int = 0, iters: int = 30, max_fit: int = 10_000) -> Clusters:
+    """k-means (k-means++ start, then up to ``iters`` Lloyd steps) on the raw pixels, in NumPy: the same
     images and seed give the same clusters, so a resumed run recomputes them instead of storing them.
-    No labels and no trained network are used."""
-    _check_positive(k=k, iters=iters)
-    x = np.asarray(images, dtype="float32").reshape(len(images), -1)
-    if len(x) < k:
-        raise ValueError(f"cannot make {k} clusters from {len(x)} images; use fewer clusters")
+    The centres are fitted on at most ``max_fit`` images (a seeded subset: seconds, even for 60,000
+    digits), then every image joins its nearest centre. No labels and no trained network are used."""
+    _check_positive(k=k, iters=iters, max_fit=max_fit)
+    every = np.asarray(images, dtype="float32").reshape(len(images), -1)
+    if len(every) < k:
+        raise ValueError(f"cannot make {k} clusters from {len(every)} images; use fewer clusters")
     rng = np.random.default_rng(seed)
+    x = every if len(every) <= max_fit else every[np.sort(rng.choice(len(every), max_fit, replace=False))]
     sq = (x.astype("float64") ** 2).sum(1)
     centres = np.empty((k, x.shape[1]), dtype="float32")
     centres[0] = x[rng.integers(len(x))]
@@ -59,13 +61,17 @@ def cluster_images(images, k: int, seed: int = 0, iters: int = 30) -> Clusters:
         p = np.maximum(nearest, 0.0)
         centres[j] = x[rng.choice(len(x), p=p / p.sum())]
         nearest = np.minimum(nearest, _sq_distance(x, sq, centres[j:j + 1])[:, 0])
+    labels = None
     for _ in range(iters):
-        labels = _assign(x, sq, centres)
+        new = _assign(x, sq, centres)
+        if labels is not None and np.array_equal(new, labels):
+            break                     # converged: another step would change nothing
+        labels = new
         for j in range(k):
             members = x[labels == j]
             if len(members):          # an empty cluster keeps its centre
                 centres[j] = members.mean(0)
-    labels = _assign(x, sq, centres)
+    labels = _assign(every, (every.astype("float64") ** 2).sum(1), centres)
     return Clusters(labels.astype("int32"), np.bincount(labels, minlength=k) / len(labels))
 
 
@@ -147,6 +153,12 @@ class SelfConditionedGAN(ConditionalGAN):
     _calibration_inputs = GAN._calibration_inputs
     call = GAN.call
     generate = GAN.generate
+
+
+def cluster_of(generator: keras.Model, z) -> np.ndarray:
+    """The cluster that a self-conditioned ``generator`` (a loaded ``generator.keras`` too) draws for
+    each row of ``z``: equation (6) of notebook 04."""
+    return keras.ops.convert_to_numpy(_cluster_code(generator)(np.asarray(z, dtype="float32"))[1])
 
 
 def _cluster_code(generator: keras.Model) -> ClusterCode:

@@ -69,6 +69,25 @@ class DCGANRecipe:
         return gan
 
 
+MAIN_JOB = DCGANRecipe(clusters=30)   # `make train`: the recipe, self-conditioned on 30 clusters (04, §9)
+
+
+def gan_and_data(recipe: DCGANRecipe, images: np.ndarray, seed: int = 0, **compile_kwargs):
+    """The recipe's compiled GAN and its endless training stream (``data.resumable_dataset``; pass
+    ``steps_per_epoch`` to ``fit``). With ``recipe.clusters``, the images are clustered first and the
+    stream carries each image's cluster (``selfcond``)."""
+    from . import data
+
+    clusters = None
+    if recipe.clusters:
+        from .selfcond import cluster_images
+
+        clusters = cluster_images(images, recipe.clusters, seed=seed)
+    gan = recipe.build(seed=seed, clusters=clusters, **compile_kwargs)
+    return gan, data.resumable_dataset(images, recipe.batch_size, seed=seed,
+                                       labels=None if clusters is None else clusters.labels)
+
+
 def replace_settings(settings, kind: str, changes: dict):
     """``dataclasses.replace`` for a recipe, refusing unknown names with the list of known ones (the one
     rule behind ``DCGANRecipe.replace`` and ``variants.VariantRecipe.replace``)."""
@@ -664,6 +683,8 @@ def load_generator(path: str | os.PathLike, expect: dict | None = None) -> keras
         if differ:
             raise ProvenanceError(f"{path} was made with other settings: " + "; ".join(
                 f"{k} is {record.get(k)!r}, expected {expect[k]!r}" for k in differ))
+    from . import conditional, selfcond  # noqa: F401  (registers their layers, e.g. ClusterCode)
+
     return keras.models.load_model(path)
 
 

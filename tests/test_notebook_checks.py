@@ -72,6 +72,12 @@ MUTATIONS = {
          "                           -np.mean(np.log(sig(l_f)))",
          "np.testing.assert_allclose(float(gh.losses.generator_loss_nonsaturating(l_f)),\n"
          "                           np.mean(np.log(1 - sig(l_f)))"),                                # (3)
+        # self-conditioning: the cluster code's shares (6), and the move of z₁ into a band (7)
+        ("code = gh.selfcond.ClusterCode(shares)", "code = gh.selfcond.ClusterCode(shares[::-1])"),
+        ("z_moved = keras.ops.convert_to_numpy(code.noise_for(z, wanted))", "z_moved = z.copy()"),
+        ("z_moved = keras.ops.convert_to_numpy(code.noise_for(z, wanted))",   # band midpoints: not N(0, 1)
+         "z_moved = keras.ops.convert_to_numpy(code.noise_for(np.concatenate([0 * z[:, :1], z[:, 1:]], 1), "
+         "wanted))"),
     ],
     "06_conditional_gan.ipynb": [
         ("np.testing.assert_allclose(q_xy / (q_xy + p_xy)",

@@ -2,6 +2,8 @@
 hooks, the saved z-only generator and the CLI's main job."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -38,6 +40,8 @@ def test_kmeans_finds_separated_groups_and_is_deterministic():
     np.testing.assert_array_equal(a.labels, b.labels)
     assert a.purity(kinds) == 1.0                       # each group is one cluster
     np.testing.assert_allclose(a.freqs, [1 / 3] * 3)
+    sub = selfcond.cluster_images(x, 3, seed=0, max_fit=30)   # centres from 30 images, all 180 assigned
+    assert len(sub.labels) == len(x) and sub.purity(kinds) == 1.0
     # one cluster for everything cannot be pure; purity is the share of the largest class per cluster
     assert selfcond.cluster_images(x, 1).purity(kinds) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="cannot make 500 clusters from 180 images"):
@@ -123,8 +127,11 @@ def test_cli_main_job_self_conditions_and_records_it(tmp_path, capsys):
     assert m["clusters"] == selfcond.MAIN_JOB_CLUSTERS and m["cluster_seconds"] >= 0
     record = json.loads((out / "generator.json").read_text())
     assert record["recipe"]["clusters"] == selfcond.MAIN_JOB_CLUSTERS and record["inputs"] == "z"
-    g = training.load_generator(out / "generator.keras")
-    assert g.input_shape == (None, 64)
+    # a fresh process loads it through the package, which registers the cluster-code layer
+    code = (f"import gan_helpers as gh; g = gh.training.load_generator({str(out / 'generator.keras')!r}); "
+            "print(g.input_shape)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "(None, 64)" in proc.stdout, proc.stderr[-2000:]
     # resuming with another k is refused in one line; --clusters does not apply to other models
     assert cli.main(["train", "--fast", "--source", "bundled", "--out", str(out), "--width", "8",
                      "--quiet", "--clusters", "0", "--epochs", "3"]) == 2
