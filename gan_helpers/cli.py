@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=None, metavar="K",
                    help="dcgan only: self-condition G and D on K k-means clusters of the training "
                         "images (no labels; generator.keras still takes z alone); 0 trains the plain "
-                        "DCGAN (default: 30 for dcgan, notebook 04, section 9)")
+                        "DCGAN (default: 50 for dcgan, notebook 04, section 9)")
     t.add_argument("--loss", choices=("nonsaturating", "minimax", "wasserstein", "hinge"), default=None,
                    help="generator loss: nonsaturating or minimax for dcgan and cgan, wasserstein for "
                         "wgan-gp, "
@@ -131,7 +131,16 @@ def _run_config(args: argparse.Namespace) -> dict:
     """The settings a checkpoint must share with the command that resumes it."""
     return {"dataset": args.dataset, "latent_dim": args.latent_dim, "width": args.width,
             "d_width": args.d_width, "d_dropout": args.d_dropout, "ema": args.ema, "lr": args.lr,
-            "batch_size": args.batch_size, "loss": _loss_of(args), "clusters": args.clusters}
+            "batch_size": args.batch_size, "loss": _loss_of(args), "clusters": _clusters_of(args)}
+
+
+def _clusters_of(args: argparse.Namespace) -> int:
+    """``--clusters``, or the model's own number when it was not given (50 for dcgan, else 0)."""
+    from .training import MAIN_JOB
+
+    if args.clusters is not None:
+        return args.clusters
+    return MAIN_JOB.clusters if args.model == "dcgan" else 0
 
 
 def _loss_of(args: argparse.Namespace) -> str:
@@ -189,13 +198,10 @@ def _check_model(args: argparse.Namespace) -> str | None:
     from .variants import check_model_loss
 
     args.out = args.out if args.out is not None else Path("runs") / args.model.replace("-", "_")
-    if args.clusters is None:
-        from .selfcond import MAIN_JOB_CLUSTERS
-
-        args.clusters = MAIN_JOB_CLUSTERS if args.model == "dcgan" else 0
-    elif args.clusters and args.model != "dcgan":
+    if args.clusters and args.model != "dcgan":
         return (f"--clusters applies to --model dcgan only; {args.model} does not self-condition "
                 "(leave --clusters out, or give 0).")
+    args.clusters = _clusters_of(args)
     try:
         args.loss = check_model_loss(args.model, args.loss)
     except ValueError as exc:

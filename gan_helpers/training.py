@@ -69,7 +69,7 @@ class DCGANRecipe:
         return gan
 
 
-MAIN_JOB = DCGANRecipe(clusters=30)   # `make train`: the recipe, self-conditioned on 30 clusters (04, §9)
+MAIN_JOB = DCGANRecipe(clusters=50)   # `make train`: the recipe, self-conditioned on 50 clusters (04, §9)
 
 
 def gan_and_data(recipe: DCGANRecipe, images: np.ndarray, seed: int = 0, **compile_kwargs):
