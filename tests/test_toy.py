@@ -210,6 +210,29 @@ def test_collapse_stats_count_only_high_quality_samples():
     assert none["top2_share"] == 0 and none["main_mode"] == -1 and np.isnan(none["kl_hq"])
 
 
+def _on_mode(k: int, n: int = 1000, off: int = 0, seed: int = 0) -> dict:
+    """Coverage of n samples on mode k, the last ``off`` of them moved to the ring's empty centre."""
+    x = RING.modes[k] + RING.sigma * np.random.default_rng(seed).standard_normal((n, 2))
+    x[n - off:] = 0.0
+    return metrics.mode_coverage(x, RING)
+
+
+def test_find_hops_counts_a_change_of_main_mode_only_between_collapsed_records():
+    steps = [0, 100, 200, 300, 400, 500]
+    covs = [_on_mode(2), _on_mode(2, seed=1), _on_mode(5), _on_mode(5, off=500), _on_mode(1), _on_mode(3)]
+    # 2 → 2 stays; 2 → 5 hops; 5 → 5 (half off the data) stays; 5 (half off) → 1 is not a collapse on
+    # both sides; 1 → 3 hops
+    assert toy.find_hops(steps, covs) == [(200, 2, 5), (500, 1, 3)]
+    assert toy.find_hops(steps, covs, min_share=0.4) == [(200, 2, 5), (400, 5, 1), (500, 1, 3)]
+    assert toy.find_hops(steps[:3], [_on_mode(4)] * 3) == []          # a run that stays never hops
+    spread = metrics.mode_coverage(RING.sample(4000, seed=3), RING)   # all modes: the main mode wanders
+    assert toy.find_hops([0, 1], [spread, metrics.mode_coverage(RING.sample(4000, seed=4), RING)]) == []
+    with pytest.raises(ValueError, match="equally long"):
+        toy.find_hops([0], covs)
+    with pytest.raises(ValueError, match="min_share"):
+        toy.find_hops(steps, covs, min_share=0)
+
+
 def test_recorder_lives_with_the_toy_code_and_the_modules_do_not_import_each_other():
     import ast
     import inspect
