@@ -275,6 +275,24 @@ def test_snapshot_push_is_minus_the_per_sample_loss_gradient():
     np.testing.assert_allclose(snap.push, -tape.gradient(per_sample, x).numpy(), rtol=1e-4, atol=1e-7)
 
 
+def test_landscape_draws_the_samples_above_the_arrows():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+    from matplotlib.quiver import Quiver
+
+    gx, gy = np.meshgrid(np.linspace(-3, 3, 5), np.linspace(-3, 3, 5))
+    fake = RING.sample(40, seed=1)
+    snap = toy.Snapshot(3, gx, gy, np.full(gx.shape, 0.5), fake, np.ones_like(fake))
+    fig, ax = plt.subplots()
+    plots.plot_landscape(snap, RING.sample(50, seed=0), ax)
+    arrows = [c for c in ax.collections if isinstance(c, Quiver)]
+    samples = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_label() == "generated"]
+    assert len(arrows) == 1 and len(samples) == 1
+    assert samples[0].get_zorder() > arrows[0].get_zorder()      # bunched arrows never cover the samples
+    np.testing.assert_allclose(samples[0].get_offsets(), fake)
+    plt.close(fig)
+
+
 def test_recorder_grid_and_animation(tmp_path):
     gan = toy_gan()
     z = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
