@@ -215,7 +215,12 @@ def landscape_gif(snaps: list, real: np.ndarray, size: float = 3.6, dpi: int = 7
         fig.canvas.draw()
         frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]))
         plt.close(fig)
-    palette = frames[-1].quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    # one palette for all frames, drawn from all of them, so that colours of a few pixels in any one frame
+    # (the green samples) keep a palette entry of their own instead of turning grey
+    strip = Image.new("RGB", (frames[0].width, frames[0].height * len(frames)))
+    for i, frame in enumerate(frames):
+        strip.paste(frame, (0, i * frames[0].height))
+    palette = strip.quantize(colors=colors, method=Image.Quantize.MAXCOVERAGE)
     frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     out = io.BytesIO()
     durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]
