@@ -293,6 +293,21 @@ def test_landscape_draws_the_samples_above_the_arrows():
     plt.close(fig)
 
 
+def test_gif_keeps_the_samples_green_when_the_last_frame_has_few():
+    from io import BytesIO
+
+    from PIL import Image
+
+    gx, gy = np.meshgrid(np.linspace(-3, 3, 20), np.linspace(-3, 3, 20))
+    heat = 1 / (1 + np.exp(-gx))                                      # a red-to-blue landscape
+    many, few = RING.sample(300, seed=1), RING.sample(1, seed=2)
+    snaps = [toy.Snapshot(0, gx, gy, heat, many, 0 * many), toy.Snapshot(1, gx, gy, heat, few, 0 * few)]
+    gif = Image.open(BytesIO(plots.landscape_gif(snaps, RING.sample(50, seed=0), size=3, dpi=80)))
+    first = np.asarray(gif.convert("RGB"), dtype=float)
+    green = np.array([int(plots.GENERATED_COLOR[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    assert (np.linalg.norm(first - green, axis=-1) < 40).sum() > 50     # the samples stay green
+
+
 def test_recorder_grid_and_animation(tmp_path):
     gan = toy_gan()
     z = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
