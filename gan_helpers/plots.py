@@ -128,11 +128,14 @@ def plot_losses(history: dict[str, list[float]], steps_per_epoch: int | None = N
 
 
 # ----------------------------------------------------------------------------- 2-D toy GANs
+GENERATED_COLOR = "#39e639"     # a light green that stands out on red, white and blue alike
+
+
 def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None = 0.35,
                    title: str | None = None, colorbar: bool = False, ticks: bool = True):
     """One ``gh.toy.Snapshot`` on one axes: D(x) as a heat map (probability, or critic score),
-    real points in black, generated points in green, and arrows of −∇ₓ L_G on the generated points.
-    Generated points outside the frame are counted in the title.
+    real points in black, generated points in light green drawn above thin grey arrows of −∇ₓ L_G
+    (so the samples stay visible where arrows bunch). Points outside the frame are counted in the title.
 
     ``arrow_length`` scales the arrows so the longest 5% reach that length (in data units); pass
     None for true lengths (then vanishing gradients show as vanishing arrows)."""
@@ -147,17 +150,18 @@ def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None =
         vmin, vmax = 0.0, 1.0
     im = ax.imshow(snap.d_values, origin="lower", extent=extent, cmap="RdBu_r", vmin=vmin, vmax=vmax,
                    interpolation="bilinear", aspect="equal")
-    ax.scatter(real[:, 0], real[:, 1], s=2, c="black", edgecolors="none", label="real")
-    ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=7, c="#2ca02c", edgecolors="black", linewidths=0.2,
-               label="generated")
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="black", edgecolors="none", label="real", zorder=2)
     n = len(snap.push)
     push = snap.push
     if arrow_length is not None:
         norms = np.linalg.norm(push, axis=1)
         top = np.percentile(norms, 95) if n else 0.0
         push = push * (arrow_length / top) if top > 0 else push
+    # thin grey arrows below the samples, so that bunched arrows never hide (or darken) the samples
     ax.quiver(snap.fake[:n, 0], snap.fake[:n, 1], push[:, 0], push[:, 1], angles="xy",
-              scale_units="xy", scale=1.0, width=0.004, color="black", alpha=0.7)
+              scale_units="xy", scale=1.0, width=0.0025, headwidth=4, color="0.2", alpha=0.6, zorder=3)
+    ax.scatter(snap.fake[:, 0], snap.fake[:, 1], s=9, c=GENERATED_COLOR, edgecolors="black",
+               linewidths=0.25, label="generated", zorder=4)
     ax.set_xlim(extent[:2])
     ax.set_ylim(extent[2:])
     if ticks:
@@ -211,7 +215,12 @@ def landscape_gif(snaps: list, real: np.ndarray, size: float = 3.6, dpi: int = 7
         fig.canvas.draw()
         frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]))
         plt.close(fig)
-    palette = frames[-1].quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    # one palette for all frames, drawn from all of them, so that colours of a few pixels in any one frame
+    # (the green samples) keep a palette entry of their own instead of turning grey
+    strip = Image.new("RGB", (frames[0].width, frames[0].height * len(frames)))
+    for i, frame in enumerate(frames):
+        strip.paste(frame, (0, i * frames[0].height))
+    palette = strip.quantize(colors=colors, method=Image.Quantize.MAXCOVERAGE)
     frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     out = io.BytesIO()
     durations = [int(seconds_per_frame * 1000)] * (len(frames) - 1) + [2000]

@@ -196,6 +196,21 @@ def collapse_stats(coverage: dict) -> dict:
             "modes_hq": int(nz.sum())}
 
 
+def find_hops(steps, coverages: list[dict], min_share: float = 0.8) -> list[tuple[int, int, int]]:
+    """Mode hops in a run recorded by ``ToyRecorder``: (step, mode before, mode after) for each pair of
+    consecutive records whose main mode differs while the top-two share (``collapse_stats``) is at
+    least ``min_share`` at both, so that the samples sit on one or two modes before and after."""
+    if len(steps) != len(coverages):
+        raise ValueError(f"steps ({len(steps)}) and coverages ({len(coverages)}) must be equally long")
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    stats = [collapse_stats(c) for c in coverages]
+    return [(int(steps[i]), before["main_mode"], after["main_mode"])
+            for i, (before, after) in enumerate(zip(stats, stats[1:]), start=1)
+            if before["main_mode"] != after["main_mode"]
+            and min(before["top2_share"], after["top2_share"]) >= min_share]
+
+
 # ----------------------------------------------------------------------------- recipes and studies
 @dataclass(frozen=True)
 class Recipe:

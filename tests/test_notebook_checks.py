@@ -62,6 +62,9 @@ MUTATIONS = {
         # WGAN-GP Algorithm 1: a trainer that shows one batch to every critic step must fail
         ("fresh._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
          "fresh._d_step = lambda real, *args: (seen.append(five_batches[-32:]), d_step(real, *args))[1]"),
+        # a hop counter that also counts moves between unsettled snapshots must fail the no-hop check
+        ('"hops": gh.toy.find_hops(rec.steps, rec.coverage),',
+         '"hops": gh.toy.find_hops(rec.steps, rec.coverage, min_share=0.01),'),
     ],
     "04_dcgan_mnist.ipynb": [
         ("betas = np.array([min(RECIPE.ema_decay, (1 + t) / (10 + t))",

@@ -210,6 +210,29 @@ def test_collapse_stats_count_only_high_quality_samples():
     assert none["top2_share"] == 0 and none["main_mode"] == -1 and np.isnan(none["kl_hq"])
 
 
+def _on_mode(k: int, n: int = 1000, off: int = 0, seed: int = 0) -> dict:
+    """Coverage of n samples on mode k, the last ``off`` of them moved to the ring's empty centre."""
+    x = RING.modes[k] + RING.sigma * np.random.default_rng(seed).standard_normal((n, 2))
+    x[n - off:] = 0.0
+    return metrics.mode_coverage(x, RING)
+
+
+def test_find_hops_counts_a_change_of_main_mode_only_between_collapsed_records():
+    steps = [0, 100, 200, 300, 400, 500]
+    covs = [_on_mode(2), _on_mode(2, seed=1), _on_mode(5), _on_mode(5, off=500), _on_mode(1), _on_mode(3)]
+    # 2 → 2 stays; 2 → 5 hops; 5 → 5 (half off the data) stays; 5 (half off) → 1 is not a collapse on
+    # both sides; 1 → 3 hops
+    assert toy.find_hops(steps, covs) == [(200, 2, 5), (500, 1, 3)]
+    assert toy.find_hops(steps, covs, min_share=0.4) == [(200, 2, 5), (400, 5, 1), (500, 1, 3)]
+    assert toy.find_hops(steps[:3], [_on_mode(4)] * 3) == []          # a run that stays never hops
+    spread = metrics.mode_coverage(RING.sample(4000, seed=3), RING)   # all modes: the main mode wanders
+    assert toy.find_hops([0, 1], [spread, metrics.mode_coverage(RING.sample(4000, seed=4), RING)]) == []
+    with pytest.raises(ValueError, match="equally long"):
+        toy.find_hops([0], covs)
+    with pytest.raises(ValueError, match="min_share"):
+        toy.find_hops(steps, covs, min_share=0)
+
+
 def test_recorder_lives_with_the_toy_code_and_the_modules_do_not_import_each_other():
     import ast
     import inspect
@@ -250,6 +273,39 @@ def test_snapshot_push_is_minus_the_per_sample_loss_gradient():
     with tf.GradientTape() as tape:
         per_sample = tf.nn.softplus(-gan.discriminator(x))        # non-saturating −log D(x), each sample
     np.testing.assert_allclose(snap.push, -tape.gradient(per_sample, x).numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_landscape_draws_the_samples_above_the_arrows():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+    from matplotlib.quiver import Quiver
+
+    gx, gy = np.meshgrid(np.linspace(-3, 3, 5), np.linspace(-3, 3, 5))
+    fake = RING.sample(40, seed=1)
+    snap = toy.Snapshot(3, gx, gy, np.full(gx.shape, 0.5), fake, np.ones_like(fake))
+    fig, ax = plt.subplots()
+    plots.plot_landscape(snap, RING.sample(50, seed=0), ax)
+    arrows = [c for c in ax.collections if isinstance(c, Quiver)]
+    samples = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_label() == "generated"]
+    assert len(arrows) == 1 and len(samples) == 1
+    assert samples[0].get_zorder() > arrows[0].get_zorder()      # bunched arrows never cover the samples
+    np.testing.assert_allclose(samples[0].get_offsets(), fake)
+    plt.close(fig)
+
+
+def test_gif_keeps_the_samples_green_when_the_last_frame_has_few():
+    from io import BytesIO
+
+    from PIL import Image
+
+    gx, gy = np.meshgrid(np.linspace(-3, 3, 20), np.linspace(-3, 3, 20))
+    heat = 1 / (1 + np.exp(-gx))                                      # a red-to-blue landscape
+    many, few = RING.sample(300, seed=1), RING.sample(1, seed=2)
+    snaps = [toy.Snapshot(0, gx, gy, heat, many, 0 * many), toy.Snapshot(1, gx, gy, heat, few, 0 * few)]
+    gif = Image.open(BytesIO(plots.landscape_gif(snaps, RING.sample(50, seed=0), size=3, dpi=80)))
+    first = np.asarray(gif.convert("RGB"), dtype=float)
+    green = np.array([int(plots.GENERATED_COLOR[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    assert (np.linalg.norm(first - green, axis=-1) < 40).sum() > 50     # the samples stay green
 
 
 def test_recorder_grid_and_animation(tmp_path):
