@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 import gan_helpers as gh  # noqa: E402
 
-# name: (compile keyword arguments, mixed-precision policy or None, unused)
+# name: (compile keyword arguments, mixed-precision policy or None, k-means clusters: 0 for the plain recipe)
 SETTINGS = {
     "recipe, fresh fakes (XLA auto: off on a CPU)": (dict(share_fakes=False), None, None),
     "recipe: shared fakes": (dict(), None, None),
@@ -29,14 +29,15 @@ SETTINGS = {
     "10 steps per execution": (dict(steps_per_execution=10), None, None),
     "mixed_bfloat16": (dict(), "mixed_bfloat16", None),
     "mixed_float16, XLA on": (dict(jit_compile=True), "mixed_float16", None),
+    "the main job: self-conditioned, 50 clusters": (dict(), None, gh.training.MAIN_JOB.clusters),
 }
 
 
-def build(kwargs: dict, policy: str | None):
+def build(kwargs: dict, policy: str | None, clusters=None):
     keras.mixed_precision.set_global_policy(policy or "float32")
     try:
-        recipe = gh.training.DCGANRecipe()
-        return recipe.build(seed=0, mixed_precision=policy == "mixed_float16", **kwargs)
+        recipe = gh.training.DCGANRecipe().replace(clusters=clusters.k if clusters else 0)
+        return recipe.build(seed=0, mixed_precision=policy == "mixed_float16", clusters=clusters, **kwargs)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -58,16 +59,19 @@ def main() -> None:
         names = [n for n in names if n not in skipped]
         if skipped:
             print(f"no GPU: skipped {', '.join(skipped)} (float16 has no fast arithmetic on a CPU)")
-    gans = {}
+    gans, data = {}, {}
     for name in names:
-        kwargs, policy, _ = SETTINGS[name]
-        gans[name] = build(kwargs, policy)
-        gans[name].fit(ds.take(3), epochs=1, verbose=0)      # trace and warm up
+        kwargs, policy, k = SETTINGS[name]
+        clusters = gh.selfcond.cluster_images(x, k) if k else None
+        data[name] = (ds if not k else
+                      gh.data.resumable_dataset(x, batch, labels=clusters.labels).take(args.steps))
+        gans[name] = build(kwargs, policy, clusters)
+        gans[name].fit(data[name].take(3), epochs=1, verbose=0)      # trace and warm up
     rates: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(args.rounds):
         for name in names:
             t0 = time.perf_counter()
-            gans[name].fit(ds, epochs=1, verbose=0)
+            gans[name].fit(data[name], epochs=1, verbose=0)
             rates[name].append(batch * args.steps / (time.perf_counter() - t0))
     base = statistics.median(rates[names[0]])
     print(f"\nbatch {batch}, {args.steps} steps per timing, median of {args.rounds} rounds")

@@ -77,10 +77,12 @@ MUTATIONS = {
          "                           np.mean(np.log(1 - sig(l_f)))"),                                # (3)
         # self-conditioning: the cluster code's shares (6), and the move of z₁ into a band (7)
         ("code = gh.selfcond.ClusterCode(shares)", "code = gh.selfcond.ClusterCode(shares[::-1])"),
-        ("z_moved = keras.ops.convert_to_numpy(code.noise_for(z, wanted))", "z_moved = z.copy()"),
-        ("z_moved = keras.ops.convert_to_numpy(code.noise_for(z, wanted))",   # band midpoints: not N(0, 1)
-         "z_moved = keras.ops.convert_to_numpy(code.noise_for(np.concatenate([0 * z[:, :1], z[:, 1:]], 1), "
-         "wanted))"),
+        ('c_eq6 = np.searchsorted(Pi[1:-1], ndtr(z[:, 0]), side="right")',
+         'c_eq6 = np.searchsorted(Pi[1:-1], ndtr(z[:, 1]), side="right")'),            # (6): wrong coordinate
+        ("z1_eq7 = ndtri(Pi[wanted] + shares[wanted] * ndtr(z[:, 0]))",
+         "z1_eq7 = ndtri(Pi[wanted] + shares[wanted] * (1 - ndtr(z[:, 0])))"),        # (7) mirrored
+        ('z_moved = keras.ops.convert_to_numpy(code.noise_for(z, wanted.astype("int32")))',
+         "z_moved = z.copy()"),
     ],
     "06_conditional_gan.ipynb": [
         ("np.testing.assert_allclose(q_xy / (q_xy + p_xy)",
