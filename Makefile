@@ -8,7 +8,7 @@ ARGS   ?=
 .PHONY: help install train test lint unit notebooks lab bench test-min student sync test-seeds notebooks-full notebooks-fast clean
 
 help:
-	@echo "make train   train the DCGAN, write runs/dcgan/{samples.png,progress.gif,losses.png,generator.keras,metrics.json}"
+	@echo "make train   train the main job (the DCGAN, self-conditioned on clusters), write runs/dcgan/{samples.png,progress.gif,losses.png,generator.keras,metrics.json}"
 	@echo "make test    ruff + unit tests + every notebook under nbval in fast mode"
 	@echo "make test-seeds  the notebooks in fast mode with seeds 1 and 2 (SEEDS=...), not only 42"
 	@echo "make lab     JupyterLab on notebooks/"

@@ -241,6 +241,10 @@ def train(args: argparse.Namespace) -> int:
 
     try:  # before anything starts TensorFlow's runtime: logical CPUs can only be set up before
         cluster = distribute.tf_config() if args.strategy == "multiworker" else None
+        if cluster and (args.clusters or args.model == "cgan"):   # Keras fails on labelled batches there
+            return _fail(f"--strategy multiworker trains on unlabelled batches only, and --model "
+                         f"{args.model}{f' with --clusters {args.clusters}' if args.clusters else ''} needs "
+                         "labels or clusters; use --clusters 0 (the plain DCGAN) or --strategy mirrored.")
         strategy = distribute.make_strategy(args.strategy, args.cpu_replicas)
         distribute.check_batch(args.batch_size, strategy.num_replicas_in_sync)
     except (ValueError, RuntimeError) as exc:

@@ -92,7 +92,7 @@ def _run_workers(out: Path, *extra: str, timeout: int = 540, status: int = 0,
                                                      "task": {"type": "worker", "index": index}}))
         cmd = [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled", "--out",
                str(out), "--width", "8", "--d-width", "16", "--quiet", "--strategy", "multiworker",
-               *extra_here]
+               "--clusters", "0", *extra_here]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env=env))
     results = []
@@ -158,6 +158,8 @@ def _cli(args, env_tf_config=None):
     (["--strategy", "multiworker"], "{not json", "TF_CONFIG is not valid JSON"),
     (["--strategy", "multiworker"], '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", '
      '"index": 3}}', "task index 3 is not among the 1 worker"),
+    (["--strategy", "multiworker"], '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", '
+     '"index": 0}}', "--strategy multiworker trains on unlabelled batches only"),   # the main job's clusters
     (["--cpu-replicas", "2", "--strategy", "one"], None, "--cpu-replicas 2 needs --strategy mirrored"),
     (["--cpu-replicas", "2", "--batch-size", "63"], None, "--batch-size 63 does not split evenly over 2"),
 ])
