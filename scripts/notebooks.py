@@ -307,16 +307,25 @@ def execute(nb, fast: bool, timeout: int = 1800):
     return nb, time.perf_counter() - t0
 
 
+def select(names: list[str]) -> list[Path] | None:
+    """The notebooks named by number (06), file name or path (all when none is named); None, with a
+    message, when a name matches nothing."""
+    wanted = {Path(n).name for n in names}
+    paths = [p for p in notebook_paths() if not names or p.name in wanted or p.name[:2] in wanted]
+    if names and not paths:
+        print(f"no notebook matches {' '.join(names)}; give numbers (06), file names or paths",
+              file=sys.stderr)
+        return None
+    return paths
+
+
 def cmd_run(mode: str, names: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan_helpers import config
 
-    wanted = {Path(n).name for n in names}          # a number (06), a file name, or a path to it
-    paths = [p for p in notebook_paths() if not names or p.name in wanted or p.name[:2] in wanted]
-    if names and not paths:
-        print(f"no notebook matches {' '.join(names)}; give numbers (06), file names or paths",
-              file=sys.stderr)
+    paths = select(names)
+    if paths is None:
         return 2
     for path in paths:
         nb = nbformat.read(path, as_version=4)
@@ -329,9 +338,73 @@ def cmd_run(mode: str, names: list[str]) -> int:
             target.metadata[META]["runs"]["fast"] = nb.metadata.get(META, {}).get("runs", {}).get("fast")
             if target.metadata[META]["runs"]["fast"] is None:
                 del target.metadata[META]["runs"]["fast"]
+        if mode == "full":
+            shrink_images(target)
         nbformat.write(target, path)
         print(f"{path.name}: {mode} run {seconds:.1f} s on {record['device']}")
     return cmd_sync(check=False)
+
+
+def shrink_images(nb, colours: int = 128) -> int:
+    """Re-encode every PNG output as a ``colours``-colour palette PNG (kept only where smaller): the
+    figures are grey digits and flat plots, so this is visually lossless and keeps notebooks light on
+    GitHub. Returns the bytes saved."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    saved = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/gif" in data:
+                saved += _shrink_gif(data)
+            if "image/png" not in data:
+                continue
+            raw = base64.b64decode(data["image/png"])
+            img = Image.open(io.BytesIO(raw)).convert("RGB")
+            buf = io.BytesIO()
+            img.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", optimize=True)
+            if buf.tell() < len(raw):
+                data["image/png"] = base64.b64encode(buf.getvalue()).decode("ascii")
+                saved += len(raw) - buf.tell()
+    return saved
+
+
+def _shrink_gif(data: dict, max_width: int = 300) -> int:
+    """A grey GIF wider than ``max_width`` (a sample grid drawn at 2×) at half size, 32 greys: its
+    digits keep their native 28 pixels. Returns the bytes saved."""
+    import base64
+    import io
+
+    from PIL import Image, ImageSequence
+
+    raw = base64.b64decode(data["image/gif"])
+    gif = Image.open(io.BytesIO(raw))
+    if gif.size[0] <= max_width:
+        return 0
+    frames = [f.convert("L").resize((f.size[0] // 2, f.size[1] // 2), Image.LANCZOS).quantize(colors=32)
+              for f in ImageSequence.Iterator(gif)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], loop=0, optimize=True,
+                   duration=gif.info.get("duration", 500))
+    if buf.tell() >= len(raw):
+        return 0
+    data["image/gif"] = base64.b64encode(buf.getvalue()).decode("ascii")
+    return len(raw) - buf.tell()
+
+
+def cmd_shrink(names: list[str]) -> int:
+    paths = select(names)
+    if paths is None:
+        return 2
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        saved = shrink_images(nb)
+        nbformat.write(nb, path)
+        print(f"{path.name}: {saved / 1024:.0f} KiB saved, now {path.stat().st_size / 1024:.0f} KiB")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,7 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="execute notebooks and record their run time")
     r.add_argument("--mode", choices=("fast", "full"), required=True)
     r.add_argument("names", nargs="*", help="notebook file names or numbers (default: all)")
+    sh = sub.add_parser("shrink", help="re-encode the PNG outputs as palette PNGs (smaller notebooks)")
+    sh.add_argument("names", nargs="*", help="notebook file names or numbers (default: all)")
     args = parser.parse_args(argv)
+    if args.command == "shrink":
+        return cmd_shrink(args.names)
     if args.command == "sync":
         return cmd_sync(args.check)
     if args.command == "student":
