@@ -11,7 +11,7 @@ from keras import layers, ops
 from . import plots
 from .callbacks import SampleGrid, sampler_of
 from .models import IMAGE_SHAPE, _check_positive
-from .training import GAN, DCGANRecipe, generate_from, make_optimizers
+from .training import GAN, DCGANRecipe, generate_from
 
 N_CLASSES = 10
 HEADS = ("projection", "concat")
@@ -161,17 +161,12 @@ def build_conditional(recipe: DCGANRecipe | None = None, head: str = "projection
                       **compile_kwargs) -> ConditionalGAN:
     """A compiled ``ConditionalGAN`` with the DCGAN recipe's widths, optimizers, weight average and
     settings (``DCGANRecipe.build``'s conditional twin); ``head`` picks D's conditioning."""
-    from . import config
 
     r = recipe or DCGANRecipe()
     gan = ConditionalGAN(build_conditional_generator(r.latent_dim, r.g_width, n_classes, embed_dim),
                          build_conditional_discriminator(r.d_width, r.d_dropout, head, n_classes),
                          n_classes=n_classes, seed=seed, ema_decay=r.ema_decay)
-    compile_kwargs.setdefault("jit_compile", config.default_jit_compile())
-    compile_kwargs.setdefault("share_fakes", r.share_fakes)
-    gan.compile(*make_optimizers(r.lr, r.beta_1, mixed_precision, d_lr=r.d_lr, beta_2=r.beta_2),
-                **compile_kwargs)
-    return gan
+    return r.compile(gan, mixed_precision, **compile_kwargs)
 
 
 def generate(generator: keras.Model, z, labels, batch_size: int = 256) -> np.ndarray:

@@ -173,8 +173,6 @@ def build_self_conditioned(recipe, clusters: Clusters, seed: int | None = None,
                            mixed_precision: bool = False, **compile_kwargs) -> SelfConditionedGAN:
     """A compiled ``SelfConditionedGAN`` with the recipe's widths, optimizers and weight average, and
     one cluster code per cluster of ``clusters``."""
-    from . import config
-    from .training import make_optimizers
 
     r = recipe
     if not isinstance(clusters, Clusters):
@@ -188,8 +186,4 @@ def build_self_conditioned(recipe, clusters: Clusters, seed: int | None = None,
                              build_conditional_discriminator(r.d_width, r.d_dropout, "projection",
                                                              clusters.k),
                              n_classes=clusters.k, seed=seed, ema_decay=r.ema_decay)
-    compile_kwargs.setdefault("jit_compile", config.default_jit_compile())
-    compile_kwargs.setdefault("share_fakes", r.share_fakes)
-    gan.compile(*make_optimizers(r.lr, r.beta_1, mixed_precision, d_lr=r.d_lr, beta_2=r.beta_2),
-                **compile_kwargs)
-    return gan
+    return r.compile(gan, mixed_precision, **compile_kwargs)

@@ -53,7 +53,7 @@ class DCGANRecipe:
         """A compiled ``GAN`` with this recipe's networks, optimizers and weight average; with
         ``self.clusters`` > 0, a ``selfcond.SelfConditionedGAN`` on ``clusters``
         (``selfcond.cluster_images`` of the training images)."""
-        from . import config, models
+        from . import models
 
         if self.clusters or clusters is not None:
             from . import selfcond
@@ -62,6 +62,13 @@ class DCGANRecipe:
         gan = GAN(models.build_generator(self.latent_dim, self.g_width),
                   models.build_discriminator(self.d_width, self.d_dropout), seed=seed,
                   ema_decay=self.ema_decay)
+        return self.compile(gan, mixed_precision, **compile_kwargs)
+
+    def compile(self, gan: GAN, mixed_precision: bool = False, **compile_kwargs) -> GAN:
+        """Compile ``gan`` (any of the recipe's GANs: plain, conditional, self-conditioned) with this
+        recipe's optimizers and shared-fakes setting; XLA as ``config.default_jit_compile`` says."""
+        from . import config
+
         compile_kwargs.setdefault("jit_compile", config.default_jit_compile())
         compile_kwargs.setdefault("share_fakes", self.share_fakes)
         gan.compile(*make_optimizers(self.lr, self.beta_1, mixed_precision, d_lr=self.d_lr,
