@@ -51,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .training import DCGANRecipe
+    from .training import MAIN_JOB, DCGANRecipe
 
     r = DCGANRecipe()
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
@@ -68,8 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--source", choices=SOURCES, default="auto",
                    help="where MNIST comes from: auto (download, else the bundled sample), "
                         "keras, or bundled (default: auto)")
+    t.add_argument("--steps", type=_positive_int, default=None,
+                   help=f"Adam steps of the whole run, whatever the size of the data (default: the "
+                        f"recipe's, {MAIN_JOB.steps} for the self-conditioned dcgan, {r.steps} otherwise)")
     t.add_argument("--epochs", type=_positive_int, default=None,
-                   help=f"passes over the data (default: enough for about {r.steps} steps)")
+                   help="passes over the data, instead of --steps (default: as many as --steps needs)")
     t.add_argument("--batch-size", type=_positive_int, default=r.batch_size)
     t.add_argument("--latent-dim", type=_positive_int, default=r.latent_dim)
     t.add_argument("--width", type=_positive_int, default=r.g_width,
@@ -153,9 +156,12 @@ def _loss_of(args: argparse.Namespace) -> str:
 def _recipe(args: argparse.Namespace):
     from . import training
 
-    return training.DCGANRecipe().replace(
+    clusters = _clusters_of(args)
+    base = training.MAIN_JOB if clusters else training.DCGANRecipe()   # the main job has its own steps
+    return base.replace(
         latent_dim=args.latent_dim, g_width=args.width, d_width=args.d_width, d_dropout=args.d_dropout,
-        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size, clusters=args.clusters)
+        ema_decay=args.ema or None, lr=args.lr, batch_size=args.batch_size, clusters=clusters,
+        steps=args.steps or base.steps)
 
 
 def _unwritable(out: Path) -> str | None:

@@ -76,7 +76,9 @@ class DCGANRecipe:
         return gan
 
 
-MAIN_JOB = DCGANRecipe(clusters=50)   # `make train`: the recipe, self-conditioned on 50 clusters (04, §9)
+# `make train`: the recipe, self-conditioned on 50 clusters (04, section 9). 2,500 steps, not 3,000: it
+# scores as well (README, "Measured") and its training fits in five minutes on a 2-core CPU.
+MAIN_JOB = DCGANRecipe(clusters=50, steps=2500)
 
 
 def gan_and_data(recipe: DCGANRecipe, images: np.ndarray, seed: int = 0, **compile_kwargs):

@@ -27,12 +27,27 @@ def run(*args):
     (["--lr", "0"], "must be a learning rate in \\(0, 1\\], got 0.0"),
     (["--lr", "fast"], "'fast' is not a number"),
     (["--d-width", "0"], "must be a positive whole number, got 0"),
+    (["--steps", "0"], "must be a positive whole number, got 0"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
         run(*args)
     assert exc.value.code == 2
     assert __import__("re").search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("args,clusters,steps", [
+    ([], 50, 2500),                               # the main job: self-conditioned, its own step budget
+    (["--clusters", "0"], 0, 3000),               # the plain DCGAN of notebook 04, section 8
+    (["--clusters", "30", "--steps", "400"], 30, 400),
+    (["--model", "cgan"], 0, 3000),
+])
+def test_a_command_takes_the_main_jobs_steps_only_when_it_self_conditions(args, clusters, steps):
+    from gan_helpers.training import DEFAULT_STEPS, MAIN_JOB
+
+    assert (MAIN_JOB.steps, DEFAULT_STEPS) == (2500, 3000)   # the figures this table was written for
+    recipe = cli._recipe(cli.build_parser().parse_args(["train", *args]))
+    assert (recipe.clusters, recipe.steps) == (clusters, steps)
 
 
 def test_output_path_that_is_a_file_is_refused_without_traceback(tmp_path):
