@@ -247,7 +247,7 @@ def main() -> None:
     q.add_argument("--recipe", choices=("main", "plain"), default="main",
                    help="ours: the main job (make train, self-conditioned) or the plain DCGAN recipe")
     t = sub.add_parser("throughput", help="same networks, two training steps")
-    t.add_argument("--steps", type=int, default=8, help="steps per timing")
+    t.add_argument("--steps", type=int, default=30, help="steps per timing")
     t.add_argument("--repeats", type=int, default=5)
     t.add_argument("--no-ema", action="store_true", help="time GAN.train_step without the weight average")
     t.add_argument("--fresh-fakes", action="store_true", help="draw fresh noise for G's update")
