@@ -210,7 +210,8 @@ def throughput(args) -> None:
     b = gh.training.GAN(tutorial_generator(), tutorial_discriminator(), seed=0,
                         ema_decay=None if args.no_ema else gh.training.DCGANRecipe().ema_decay)
     b.compile(keras.optimizers.Adam(TUTORIAL_LR), keras.optimizers.Adam(TUTORIAL_LR),
-              jit_compile=gh.config.default_jit_compile(), share_fakes=not args.fresh_fakes)
+              jit_compile=True if args.xla else gh.config.default_jit_compile(),
+              share_fakes=not args.fresh_fakes)
     ds_b = gh.data.make_dataset(x, TUTORIAL_BATCH, shuffle=False)
 
     def time_a():
@@ -258,6 +259,9 @@ def main() -> None:
     t.add_argument("--repeats", type=int, default=5)
     t.add_argument("--no-ema", action="store_true", help="time GAN.train_step without the weight average")
     t.add_argument("--fresh-fakes", action="store_true", help="draw fresh noise for G's update")
+    t.add_argument("--xla", action="store_true",
+                   help="compile GAN.train_step with XLA (jit_compile=True; Keras' default is off on a "
+                        "CPU)")
     args = ap.parse_args()
     quality(args) if args.what == "quality" else throughput(args)
 
