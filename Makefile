@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# Test workers (pytest-xdist): one per core by default; JOBS=0 runs the tests in one process.
+JOBS   ?= auto
 
 .PHONY: help install train test lint unit notebooks lab bench test-min student sync test-seeds notebooks-full notebooks-fast clean
 
@@ -35,10 +37,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check gan_helpers tests scripts benchmarks notebooks
 
 unit: $(STAMP)
-	$(PY) -m pytest --durations=15 tests
+	$(PY) -m pytest -n $(JOBS) --dist worksteal --durations=15 tests
 
 notebooks: $(STAMP)
-	GAN_HELPERS_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:randomly notebooks/
+	GAN_HELPERS_FAST=1 $(PY) -m pytest -n $(JOBS) --dist loadfile -p tests.nbval_groups --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:randomly notebooks/
 
 # Fast mode with other seeds: no check of a training outcome may rest on seed 42's luck.
 SEEDS ?= 1 2
@@ -53,7 +55,7 @@ test-min:
 	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet -c .ci/constraints-min.txt -e ".[dev]"
 	.venv-min/bin/python -m pip list 2>/dev/null | grep -iE "^(tensorflow|keras|numpy|scipy|matplotlib|pillow) "
-	.venv-min/bin/python -m pytest tests
+	.venv-min/bin/python -m pytest -n $(JOBS) --dist worksteal tests
 
 student: $(STAMP)
 	$(PY) scripts/notebooks.py student

@@ -4,7 +4,8 @@ The notebooks' code cells run in one namespace. Before each cell that holds a mu
 namespace runs the cell with the formula altered, followed by the `check` cells right after it (an outcome
 assert moved into its own check cell still guards the formula), and that run must end in AssertionError
 (any other error fails the test, so a broken harness cannot pass). Then the original cell runs, as nbval
-would.
+would. The run stops after the last mutation site and its check cells: the cells after it cannot change
+whether a mutation is caught, and nbval runs the whole notebook anyway.
 """
 
 from __future__ import annotations
@@ -219,12 +220,14 @@ def test_every_check_fails_when_its_formula_is_altered(name, monkeypatch):
         assert len(where) == 1, f"{old!r} should occur in exactly one cell of {name}, found {len(where)}"
         sites.setdefault(where[0], []).append((old, new))
 
+    last = max(sites)
+    stop = last + 1 + len(checks_after(cells, last))        # the last site's check cells run too
     namespace: dict = {"__name__": "__main__"}
     survived = []
     cwd = os.getcwd()
     os.chdir(NOTEBOOKS)
     try:
-        for i, (src, _) in enumerate(cells):
+        for i, (src, _) in enumerate(cells[:stop]):
             for old, new in sites.get(i, []):
                 trial = dict(namespace)
                 try:

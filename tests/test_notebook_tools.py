@@ -211,3 +211,13 @@ def test_every_hint_is_visible_in_the_exercise_text(path):
 def test_run_names_a_notebook_by_number_file_name_or_path_and_refuses_no_match(capsys):
     assert nbtools.cmd_run("fast", ["notebooks/99_nothing.ipynb"]) == 2
     assert "no notebook matches notebooks/99_nothing.ipynb" in capsys.readouterr().err
+
+
+def test_under_xdist_each_notebook_is_one_unit_and_05_follows_04():
+    from tests.nbval_groups import notebook_scope
+
+    assert notebook_scope("notebooks/03_toy_gan_mode_collapse.ipynb::Cell 7") == "03_toy_gan_mode_collapse"
+    assert notebook_scope("notebooks/05_evaluating_gans.ipynb::Cell 0") == "04_dcgan_mnist"
+    assert notebook_scope("notebooks/04_dcgan_mnist.ipynb::Cell 12") == "04_dcgan_mnist"
+    names = {p.stem for p in PATHS}
+    assert {"04_dcgan_mnist", "05_evaluating_gans"} <= names   # the pair the plugin keeps together exists
