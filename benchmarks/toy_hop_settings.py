@@ -1,5 +1,5 @@
-"""Does a collapsed generator hop from mode to mode (Metz et al. 2016, Fig. 1) with the reference code's
-settings? Notebook 03 cites the rows this script prints.
+"""Does a collapsed generator hop from mode to mode (Metz et al. 2016, Fig. 1) with networks other than
+notebook 03's: the paper's public demo, or ReLU networks? Notebook 03 cites the rows this script prints.
 
 Two presets train a GAN on notebook 03's ring (8 modes on a circle of radius 2) outside ``gh.toy``, since
 their networks differ from the notebook's:
@@ -8,7 +8,7 @@ their networks differ from the notebook's:
   plain GAN): tanh MLPs of 2 × 128 in G and D, a 256-dimensional z, orthogonal initialisation with gain
   1.4, the minimax generator loss, simultaneous updates, Adam (β1 = 0.5) with G at 1e-3 and D at 1e-4,
   batches of 512, 25,000 steps;
-* ``relu``: ReLU networks (G 2 × 128, D 1 × 128 on its input scaled by 1/4), orthogonal gain 0.8, the
+* ``relu``: a variant with ReLU networks (G 2 × 128, D 1 × 128 on its input scaled by 1/4), orthogonal gain 0.8, the
   minimax loss, both rates 1e-4, alternating updates, batches of 512.
 
 Every ``--every`` steps it measures 2,500 samples as notebook 03 does (``mode_coverage``,
