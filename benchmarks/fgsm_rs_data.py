@@ -6,7 +6,7 @@ learning rate peaking at 5e-3, batch 100, no early stopping) and measures PGD-40
 trained on. A model whose robust accuracy is much higher on its training digits than on held-out ones
 overfits robustly: more steps on the same digits cannot close that gap, more digits can.
 
-    python benchmarks/fgsm_rs_data.py --data bundled --epochs 40   # 08's run: 7,744 digits, 3,080 steps
+    python benchmarks/fgsm_rs_data.py --data bundled --epochs 40   # 08's run: 7,744 digits, 3,120 steps
     python benchmarks/fgsm_rs_data.py --data keras --epochs 10     # MNIST's 60,000 training digits
                                                                    # less 08's held-out ones (a download)
 
@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args(argv)
     x_fit, y_fit, x_held, y_held = splits(args.data)
-    total = args.epochs * (len(x_fit) // BATCH)
+    total = args.epochs * (len(x_fit) // BATCH)    # the schedule's length, computed as notebook 08 does
+    steps = args.epochs * -(-len(x_fit) // BATCH)  # what fit runs: a last, smaller batch in every epoch
     gh.config.set_seed(args.seed)
     clf = adv.build_classifier()
     trainer = adv.AdversarialTrainer(clf, mode="fgsm_rs", eps=EPS, seed=args.seed, alpha=args.alpha)
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
     held = adv.robust_accuracy(clf, x_held, y_held, {"PGD-40x3": pgd}, EPS).robust
     seen = adv.robust_accuracy(clf, x_fit[:1000], y_fit[:1000], {"PGD-40x3": pgd}, EPS).robust
     print(f"FGSM-RS (α = {args.alpha}) on {len(x_fit):,} digits ({args.data}), {args.epochs} epochs = "
-          f"{total:,} steps, {seconds:.0f} s on {gh.config.device_description()}")
+          f"{steps:,} steps (the rate reaches 0 after {total:,}), {seconds:.0f} s on "
+          f"{gh.config.device_description()}")
     print(f"last epoch: FGSM-RS accuracy on its training batches {history['adv_acc'][-1]:.3f}, "
           f"loss {history['loss'][-1]:.4f}; clean accuracy, held-out digits: "
           f"{adv.accuracy(clf, x_held, y_held):.3f}")

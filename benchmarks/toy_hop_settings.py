@@ -4,12 +4,16 @@ notebook 03's: the paper's public demo, or ReLU networks? Notebook 03 cites the 
 Two presets train a GAN on notebook 03's ring (8 modes on a circle of radius 2) outside ``gh.toy``, since
 their networks differ from the notebook's:
 
-* ``demo``: the public demo's networks and rates (github.com/poolio/unrolled_gan, with unrolling 0, the
-  plain GAN): tanh MLPs of 2 × 128 in G and D, a 256-dimensional z, orthogonal initialisation with gain
-  1.4, the minimax generator loss, simultaneous updates, Adam (β1 = 0.5) with G at 1e-3 and D at 1e-4,
-  batches of 512, 25,000 steps;
-* ``relu``: a variant with ReLU networks (G 2 × 128, D 1 × 128 on its input scaled by 1/4), orthogonal gain 0.8, the
-  minimax loss, both rates 1e-4, alternating updates, batches of 512.
+* ``demo``: the public demo's networks and rates (github.com/poolio/unrolled_gan, set to 0 unrolling steps,
+  the plain GAN; the demo's default is 5): tanh MLPs of 2 × 128 in G and D, a 256-dimensional z,
+  orthogonal initialisation with gain 1.4, the minimax generator loss, simultaneous updates, Adam
+  (β1 = 0.5) with G at 1e-3 and D at 1e-4, batches of 512, 25,000 steps. The demo's own ring has radius 1
+  and σ = 0.01 (and, through ``linspace`` over [0, 2π], only 7 distinct modes); ``--sigma 0.02`` on this
+  radius-2 ring keeps its ratio of σ to radius;
+* ``relu``: a variant with ReLU networks (G 2 × 128, D 1 × 128 on its input scaled by 1/4), orthogonal
+  gain 0.8, the minimax loss, both rates 1e-4, alternating updates (one D step, then one G step), batches
+  of 512. These constants are the authors' recollection of the paper's appendix, not checked against the
+  paper.
 
 Every ``--every`` steps it measures 2,500 samples as notebook 03 does (``mode_coverage``,
 ``collapse_stats``: the main mode and the top-two share count only samples within 3σ of a mode) and, to
