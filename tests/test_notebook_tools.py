@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import types
@@ -221,3 +222,31 @@ def test_under_xdist_each_notebook_is_one_unit_and_05_follows_04():
     assert notebook_scope("notebooks/04_dcgan_mnist.ipynb::Cell 12") == "04_dcgan_mnist"
     names = {p.stem for p in PATHS}
     assert {"04_dcgan_mnist", "05_evaluating_gans"} <= names   # the pair the plugin keeps together exists
+
+
+def test_the_xdist_scheduler_keeps_each_notebook_on_one_worker_in_order_and_05_after_04(tmp_path):
+    """Run the plugin's scheduler on stand-in files named like the notebooks, with two workers."""
+    log = tmp_path / "order.log"
+    body = "import os\n\nNAME = __name__.rsplit('.', 1)[-1]\n\n" + "".join(
+        f"def test_{i}():\n    with open({str(log)!r}, 'a') as f:\n"
+        f"        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + NAME + ' {i}\\n')\n\n"
+        for i in range(3))
+    stems = ["03_toy_gan_mode_collapse", "04_dcgan_mnist", "05_evaluating_gans", "06_conditional_gan"]
+    for stem in stems:
+        (tmp_path / f"{stem}.py").write_text(body)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "tests.nbval_groups",
+                          "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path),
+                          *[f"{s}.py" for s in stems]],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [line.split() for line in log.read_text().splitlines()]
+    assert len(rows) == 12
+    for stem in stems:
+        mine = [(w, int(i)) for w, s, i in rows if s == stem]
+        assert len({w for w, _ in mine}) == 1, f"{stem}'s cells ran on more than one worker: {mine}"
+        assert [i for _, i in mine] == [0, 1, 2], f"{stem}'s cells ran out of order: {mine}"
+    order = [s for _, s, _ in rows]
+    on = {s: w for w, s, _ in rows}
+    assert on["05_evaluating_gans"] == on["04_dcgan_mnist"]
+    assert max(k for k, s in enumerate(order) if s == "04_dcgan_mnist") < order.index("05_evaluating_gans")
