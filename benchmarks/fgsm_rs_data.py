@@ -4,7 +4,8 @@ Trains FGSM-RS with notebook 08's recipe (Wong et al. 2020: unclipped random sta
 learning rate peaking at 5e-3, batch 100, no early stopping) and measures PGD-40 with 3 restarts at
 ε = 0.3 (step 0.01, as in 08) on the notebook's 1,000 held-out digits *and* on 1,000 of the digits it
 trained on. A model whose robust accuracy is much higher on its training digits than on held-out ones
-overfits robustly: more steps on the same digits cannot close that gap, more digits can.
+overfits robustly; in notebook 08's runs (one seed) more epochs on the same digits widened that gap, and
+more digits narrowed it.
 
     python benchmarks/fgsm_rs_data.py --data bundled --epochs 40   # 08's run: 7,744 digits, 3,120 steps
     python benchmarks/fgsm_rs_data.py --data keras --epochs 10     # MNIST's 60,000 training digits
