@@ -34,18 +34,6 @@ from gan_helpers import adversarial as adv  # noqa: E402
 EPS, BATCH, ALPHA, PEAK = 0.3, 100, 0.375, 5e-3       # notebook 08, section 5
 
 
-class Cyclic(keras.optimizers.schedules.LearningRateSchedule):
-    """Notebook 08's cyclic rate: 0 → peak over the first 40% of the steps, then linearly back to 0."""
-
-    def __init__(self, peak: float, total_steps: int):
-        self.peak, self.total, self.up = peak, float(total_steps), 0.4 * total_steps
-
-    def __call__(self, step):
-        t = keras.ops.cast(step, "float32")
-        return self.peak * keras.ops.where(t < self.up, t / self.up,
-                                           keras.ops.maximum(0.0, (self.total - t) / (self.total - self.up)))
-
-
 def _digest(images: np.ndarray) -> list[str]:
     return [hashlib.sha1(np.asarray(im, dtype=np.uint8).reshape(-1).tobytes()).hexdigest() for im in images]
 
@@ -79,7 +67,7 @@ def main(argv=None) -> int:
     gh.config.set_seed(args.seed)
     clf = adv.build_classifier()
     trainer = adv.AdversarialTrainer(clf, mode="fgsm_rs", eps=EPS, seed=args.seed, alpha=args.alpha)
-    trainer.compile(optimizer=keras.optimizers.Adam(Cyclic(PEAK, total)))
+    trainer.compile(optimizer=keras.optimizers.Adam(adv.CyclicRate(PEAK, total)))
     t0 = time.perf_counter()
     history = trainer.fit(x_fit, y_fit, batch_size=BATCH, epochs=args.epochs, verbose=0).history
     seconds = time.perf_counter() - t0

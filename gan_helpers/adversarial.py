@@ -518,6 +518,26 @@ def robust_accuracy(model: keras.Model, x, y, attacks: Mapping[str, Attack] | Se
 
 
 # ----------------------------------------------------------------------------- adversarial training
+class CyclicRate(keras.optimizers.schedules.LearningRateSchedule):
+    """Wong et al.'s (2020) cyclic learning rate for fast adversarial training: linear from 0 to ``peak``
+    over the first 40% of ``total_steps``, then linearly back to 0 (and 0 after ``total_steps``)."""
+
+    def __init__(self, peak: float, total_steps: int):
+        if not peak > 0:
+            raise ValueError(f"peak must be a positive learning rate, got {peak!r}")
+        if not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+        self.peak, self.total, self.up = float(peak), float(total_steps), 0.4 * total_steps
+
+    def __call__(self, step):
+        t = keras.ops.cast(step, "float32")
+        return self.peak * keras.ops.where(t < self.up, t / self.up,
+                                           keras.ops.maximum(0.0, (self.total - t) / (self.total - self.up)))
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "total_steps": int(self.total)}
+
+
 class AdversarialTrainer(keras.Model):
     """Trains ``classifier`` with ``fit`` on adversarial examples made fresh for every batch.
 

@@ -402,3 +402,17 @@ def test_dlr_check_passes_the_package_and_names_each_mistake():
                          (softmax_based, "off by")]:
         with pytest.raises(exercises.ExerciseFailed, match=match):
             exercises.check_dlr(wrong)
+
+
+def test_cyclic_rate_rises_to_its_peak_at_40_percent_falls_to_zero_and_refuses_bad_settings():
+    from gan_helpers.adversarial import CyclicRate
+
+    rate = CyclicRate(5e-3, 1000)
+    got = [float(rate(s)) for s in (0, 200, 400, 700, 1000, 1200)]
+    np.testing.assert_allclose(got, [0.0, 2.5e-3, 5e-3, 2.5e-3, 0.0, 0.0], atol=1e-9)
+    assert CyclicRate(**rate.get_config()).get_config() == rate.get_config()
+    bad_settings = [dict(peak=0.0, total_steps=10), dict(peak=1e-3, total_steps=0),
+                    dict(peak=1e-3, total_steps=2.5)]
+    for bad in bad_settings:
+        with pytest.raises(ValueError, match="peak|total_steps"):
+            CyclicRate(**bad)
