@@ -1,7 +1,8 @@
 """Helpers for the adversarial-learning notebooks: data, models, losses, training, plots, checks.
 
-One module per concern; notebooks ``import gan_helpers as gh`` and call ``gh.data.load_mnist()``,
-``gh.training.GAN``… The fast (CI) switch is ``GAN_HELPERS_FAST=1`` (see ``gan_helpers.config``).
+One module per concern, in layers (CONTRIBUTING.md has the map); notebooks ``import gan_helpers as gh``
+and call ``gh.data.load_mnist()``, ``gh.training.GAN``… The fast (CI) switch is ``GAN_HELPERS_FAST=1``
+(see ``gan_helpers.config``).
 Submodules load on first use, so ``python -m gan_helpers --help`` does not start TensorFlow.
 """
 
@@ -12,8 +13,10 @@ USER_SET_TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ  # the user's choic
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
 
 __version__ = "0.1.0"
-__all__ = ["adversarial", "callbacks", "conditional", "config", "data", "distribute", "exercises", "losses",
-           "metrics", "models", "plots", "selfcond", "theory", "toy", "training", "variants"]
+__all__ = ["adversarial", "callbacks", "checkpoint", "cli", "conditional", "config", "data", "distribute",
+           "divergence", "ema", "exercises", "export", "faults", "jobs", "layers", "losses", "metrics",
+           "models", "plots", "recipes", "run", "selfcond", "studies", "theory", "toy", "training",
+           "variants"]
 
 
 def __getattr__(name: str):

@@ -15,7 +15,6 @@ import re
 import sys
 import threading
 
-LOG_ENV = "TF_CPP_MIN_LOG_LEVEL"
 HARMLESS = re.compile(
     r"absl::InitializeLog|cudart_stub\.cc|cuda_platform\.cc.*cuInit|cuda_executor\.cc|"
     r"cpu_feature_guard\.cc|port\.cc:\d+\] oneDNN custom operations|To enable the following instructions|"

@@ -12,16 +12,7 @@ import keras
 import numpy as np
 
 from . import plots
-from .training import TrainingDiverged, divergence_cause, generate_from
-
-
-def sampler_of(gan) -> keras.Model:
-    """The generator to draw pictures from: the weight average, its batch-norm statistics
-    recomputed for the current weights (``GAN.calibrate_ema_batchnorm``), or G itself."""
-    if getattr(gan, "ema_generator", None) is not None:
-        gan.calibrate_ema_batchnorm()
-        return gan.ema_generator
-    return gan.generator
+from .training import generate_from
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -37,7 +28,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.epochs: list[int] = []
 
     def _grab(self, epoch: int) -> None:
-        self.frames.append(plots.image_grid(generate_from(sampler_of(self.model), self.noise)))
+        self.frames.append(plots.image_grid(generate_from(self.model.sampler, self.noise)))
         self.epochs.append(epoch)
 
     def on_train_begin(self, logs=None):
@@ -106,8 +97,9 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class GANCheckpoint(keras.callbacks.Callback):
-    """Saves the full training state (see ``GAN.save_state``) after every epoch whose losses are
-    finite. ``extras()`` returns more side files to keep in it (name → JSON object or array)."""
+    """Saves the full training state (``GAN.save_state``) after every epoch whose losses are finite
+    (``divergence.NaNGuard`` stops a diverged epoch before it ends). ``extras()`` returns more side
+    files to keep in it (name → JSON object or array)."""
 
     def __init__(self, directory: str | os.PathLike, meta: dict | None = None,
                  history: LossHistory | None = None, extras: Callable[[], dict] | None = None):
@@ -127,36 +119,6 @@ class GANCheckpoint(keras.callbacks.Callback):
         self.last_epoch = epoch + 1
 
 
-class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first step whose loss is NaN or infinite by raising
-    ``training.TrainingDiverged``, which names the step, the loss and its likely cause; the epoch
-    never ends, so ``GANCheckpoint`` keeps the last good checkpoint."""
-
-    def __init__(self, keys: tuple[str, ...] = ("d_loss", "g_loss")):
-        super().__init__()
-        self.keys = keys
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        for key in self.keys:
-            if key in (logs or {}) and not math.isfinite(value := float(logs[key])):
-                step = self._epoch * int(self.params.get("steps") or 0) + batch + 1
-                raise TrainingDiverged(step, key, value, self._cause())
-
-    def _cause(self) -> str:
-        from . import losses
-
-        gan = self.model
-        opt = getattr(gan, "g_optimizer", None)
-        lr = float(keras.ops.convert_to_numpy(opt.learning_rate)) if opt is not None else float("nan")
-        mixed = isinstance(opt, keras.optimizers.LossScaleOptimizer)
-        custom = getattr(gan, "g_loss_fn", None) not in losses.GENERATOR_LOSSES.values()
-        return divergence_cause(lr, mixed, custom)
-
-
 class FDTracker(keras.callbacks.Callback):
     """Fréchet distance (``gan_helpers.metrics``) of the generator's samples from fixed noise
     against fixed real features, before training and after every ``every`` epochs."""
@@ -170,7 +132,7 @@ class FDTracker(keras.callbacks.Callback):
     def _measure(self, epoch: int) -> None:
         from .metrics import frechet_distance
 
-        fake = self.net.features(generate_from(sampler_of(self.model), self.noise))
+        fake = self.net.features(generate_from(self.model.sampler, self.noise))
         self.epochs.append(epoch)
         self.fd.append(frechet_distance(self.real_features, fake))
 
@@ -181,8 +143,3 @@ class FDTracker(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
             self._measure(epoch + 1)
-
-
-# The recorder of the 2-D toy game lives with the toy code (gan_helpers.toy), which needs nothing from
-# this module; the name stays importable from here too.
-from .toy import ToyRecorder  # noqa: E402,F401

@@ -9,9 +9,11 @@ import numpy as np
 from keras import layers, ops
 
 from . import plots
-from .callbacks import SampleGrid, sampler_of
-from .models import IMAGE_SHAPE, _check_positive
-from .training import GAN, DCGANRecipe, generate_from
+from .callbacks import SampleGrid
+from .layers import LabelPlanes
+from .models import IMAGE_SHAPE, check_positive
+from .recipes import DCGANRecipe
+from .training import GAN, generate_from, noise
 
 N_CLASSES = 10
 HEADS = ("projection", "concat")
@@ -42,7 +44,7 @@ def build_conditional_generator(latent_dim: int = 64, width: int = 32, n_classes
                                 embed_dim: int = 16, name: str = "conditional_generator") -> keras.Model:
     """[z, y] → image in [-1, 1]: a learned embedding of the label y is joined to the noise z, then the
     DCGAN generator of ``models.build_generator`` (same layers and widths) makes the image."""
-    _check_positive(latent_dim=latent_dim, width=width, n_classes=n_classes, embed_dim=embed_dim)
+    check_positive(latent_dim=latent_dim, width=width, n_classes=n_classes, embed_dim=embed_dim)
     z, y = keras.Input((latent_dim,), name="z"), _label_input()
     h = layers.Concatenate()([z, layers.Embedding(n_classes, embed_dim, name="label_embedding")(y)])
     h = layers.Dense(7 * 7 * 4 * width, use_bias=False)(h)
@@ -55,24 +57,6 @@ def build_conditional_generator(latent_dim: int = 64, width: int = 32, n_classes
     return keras.Model([z, y], out, name=name)
 
 
-@keras.saving.register_keras_serializable(package="gan_helpers")
-class LabelPlanes(layers.Layer):
-    """The one-hot label as ``n_classes`` constant planes of the image's height and width, so that it
-    can be concatenated to the image as extra channels (the "concat" discriminator)."""
-
-    def __init__(self, n_classes: int = N_CLASSES, **kwargs):
-        super().__init__(**kwargs)
-        self.n_classes = n_classes
-
-    def call(self, images, labels):
-        onehot = ops.one_hot(ops.cast(labels, "int32"), self.n_classes, dtype=images.dtype)
-        shape = ops.shape(images)
-        return ops.broadcast_to(onehot[:, None, None, :], (shape[0], shape[1], shape[2], self.n_classes))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "n_classes": self.n_classes}
-
-
 def build_conditional_discriminator(width: int = 64, dropout: float = 0.0, head: str = "projection",
                                     n_classes: int = N_CLASSES,
                                     name: str = "conditional_discriminator") -> keras.Model:
@@ -80,7 +64,7 @@ def build_conditional_discriminator(width: int = 64, dropout: float = 0.0, head:
     LeakyReLU(0.2)) giving features φ(x). ``head="projection"``: logit ψ(φ(x)) + e_yᵀ φ(x), with
     e_y a learned row per class (Miyato & Koyama 2018). ``head="concat"``: the one-hot label enters
     as 10 extra image channels, and the logit is a dense layer on the features (Mirza & Osindero)."""
-    _check_positive(width=width, n_classes=n_classes)
+    check_positive(width=width, n_classes=n_classes)
     if head not in HEADS:
         raise ValueError(f"head={head!r} is not known; choose one of {', '.join(HEADS)}.")
     if not 0.0 <= dropout < 1.0:
@@ -101,59 +85,54 @@ def build_conditional_discriminator(width: int = 64, dropout: float = 0.0, head:
 
 class ConditionalGAN(GAN):
     """``GAN`` trained on (images, labels) batches: G and D both see the label, and each fake takes
-    the label of a real image of the same batch, so D judges pairs (x, y). Only the four hooks of
-    ``GAN`` change; the training step is the same."""
+    the label of a real image of the same batch, so D judges pairs (x, y). Only the hooks of ``GAN``
+    change; the training step is the same."""
 
-    _two_inputs = ("generator", "discriminator")   # the networks that take [input, labels]
-    samples_need_labels = True                      # the saved generator takes [z, labels]
+    label_inputs = ("generator", "discriminator")   # the networks that take [input, labels]
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, n_classes: int = N_CLASSES,
                  **kwargs):
         for net, role in ((generator, "generator"), (discriminator, "discriminator")):
-            if role in self._two_inputs and (not isinstance(net.input_shape, list)
-                                             or len(net.input_shape) != 2):
+            if role in self.label_inputs and (not isinstance(net.input_shape, list)
+                                              or len(net.input_shape) != 2):
                 first = "z" if role == "generator" else "x"
-                raise ValueError(f"a ConditionalGAN's {role} takes two inputs ([{first}, labels]); this one "
-                                 f"takes {net.input_shape}. Build it with build_conditional_{role}().")
+                raise ValueError(f"a {type(self).__name__}'s {role} takes two inputs ([{first}, "
+                                 f"labels]); this one takes {net.input_shape}. "
+                                 f"Build it with build_conditional_{role}().")
         super().__init__(generator, discriminator, **kwargs)
         self.n_classes = n_classes
 
-    def _split_data(self, data):
+    def split_data(self, data):
         if not isinstance(data, (tuple, list)) or len(data) < 2:
-            raise ValueError("a ConditionalGAN trains on (images, labels) batches; the data hold images "
-                             "only. Use data.resumable_dataset(x, batch, labels=y).")
+            raise ValueError(NO_LABELS)
         return data[0], ops.cast(data[1], "int32")
 
-    def _generate(self, batch_size, cond, training=True):
-        return self.generator([self.sample_noise(batch_size), cond], training=training)
+    def fakes(self, n, cond, training=True):
+        return self.generator([self.sample_noise(n), cond], training=training)
 
-    def _discriminate(self, images, cond, training=True):
+    def discriminate(self, images, cond, training=True):
         return self.discriminator([images, cond], training=training)
 
-    def _calibration_inputs(self, z):
+    def calibration_inputs(self, z):
         return [z, np.arange(len(z), dtype="int32") % self.n_classes]
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def fit(self, *args, **kwargs):
-        """``GAN.fit``, refusing data without labels before any training."""
-        x = args[0] if args else kwargs.get("x")
+    def sample_labels(self, n: int, labels=None):
+        """Labels 0, 1, …, 9, 0, … in turn unless given (checked)."""
+        return np.arange(n) % self.n_classes if labels is None else check_labels(labels, n, self.n_classes)
+
+    def check_data(self, x) -> None:
+        """``GAN.check_data``, and data without labels are refused before any training."""
         spec = getattr(x, "element_spec", None)
         if spec is not None and not isinstance(spec, (tuple, list)):
-            raise ValueError("a ConditionalGAN trains on (images, labels) batches; the data hold images "
-                             "only. Use data.resumable_dataset(x, batch, labels=y).")
-        return super().fit(*args, **kwargs)
+            raise ValueError(NO_LABELS)
+        super().check_data(x)
 
-    def generate(self, n: int, seed: int | None = None, batch_size: int = 256,
-                 labels=None) -> np.ndarray:
-        """``n`` images from ``sampler``; labels 0, 1, …, 9, 0, … in turn unless given."""
-        if n < 1:
-            raise ValueError(f"n must be positive, got {n}")
-        labels = (np.arange(n) % self.n_classes if labels is None
-                  else check_labels(labels, n, self.n_classes))
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return generate_from(self.sampler, z, batch_size, labels=labels)
+
+NO_LABELS = ("a ConditionalGAN trains on (images, labels) batches; the data hold images only. Use "
+             "data.resumable_dataset(x, batch, labels=y).")
 
 
 def build_conditional(recipe: DCGANRecipe | None = None, head: str = "projection", seed: int | None = None,
@@ -209,7 +188,7 @@ class ClassGrid(SampleGrid):
     GIF's frames are captioned with their epoch."""
 
     def _grab(self, epoch: int) -> None:
-        self.frames.append(class_grid(sampler_of(self.model), self.noise))
+        self.frames.append(class_grid(self.model.sampler, self.noise))
         self.epochs.append(epoch)
 
     def on_train_end(self, logs=None):
@@ -223,8 +202,7 @@ def label_agreement(net, generator: keras.Model, n: int = 2000, seed: int = 0,
     """How often the feature net (``metrics.load_feature_net``) reads the requested label in ``n``
     samples (labels in turn, so every class gets n / 10): overall and per class, with the images."""
     labels = np.arange(n) % n_classes
-    z = np.random.default_rng(seed).standard_normal((n, int(generator.input_shape[0][-1])))
-    images = generate_from(generator, z.astype("float32"), labels=labels)
+    images = generate_from(generator, noise(n, int(generator.input_shape[0][-1]), seed), labels=labels)
     predicted = net.probs(images).argmax(axis=1)
     hit = predicted == labels
     return {"agreement": float(hit.mean()),

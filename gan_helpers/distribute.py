@@ -68,7 +68,7 @@ def logs_for_keras(logs: dict) -> dict:
     tf = _tf()
     strategy = tf.distribute.get_strategy()
     multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                    and getattr(strategy.extended, "_in_multi_worker_mode", lambda: True)())
+                    and bool(strategy.cluster_resolver.cluster_spec().jobs))   # TF_CONFIG names workers
     return {k: tf.reshape(v, [1]) for k, v in logs.items()} if multi_worker else logs
 
 
@@ -79,8 +79,7 @@ def build_optimizers(strategy, pairs) -> None:
     mirrored like the weights they follow, and cannot be created inside the distributed step."""
     for optimizer, network in pairs:
         inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's Adam
-        owner = getattr(inner, "_distribution_strategy", strategy)
-        if owner is not strategy:
+        if not strategy.extended.variable_created_in_scope(inner.iterations.value):
             raise ValueError(f"the optimizer of the {network.name} was created outside the scope of the "
                              f"strategy the GAN was built in ({type(strategy).__name__}); create the "
                              "networks and both optimizers inside `with strategy.scope():`")

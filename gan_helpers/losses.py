@@ -89,6 +89,21 @@ def get_discriminator_loss(name_or_fn: str | LossFn) -> LossFn:
                          "logits.") from None
 
 
+def gradient_penalty(critic: Callable, real, fake, alpha):
+    r"""WGAN-GP's penalty :math:`E[(\lVert\nabla_{\hat x} D(\hat x)\rVert_2 - 1)^2]` at
+    :math:`\hat x = \alpha x + (1 - \alpha) G(z)`, with one :math:`\alpha \sim U(0, 1)` per sample
+    (``alpha`` has shape [N, 1, 1, …]); ``critic`` maps images to scores (Gulrajani et al. 2017, eq. 3)."""
+    import tensorflow as tf
+
+    mixed = alpha * real + (1.0 - alpha) * tf.cast(fake, real.dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = critic(mixed)
+    grads = tf.reshape(tape.gradient(scores, mixed), [tf.shape(real)[0], -1])
+    norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)  # finite gradient at 0
+    return tf.reduce_mean(tf.square(norm - 1.0))
+
+
 # The textbook forms, kept to show (and test) where they break.
 def naive_discriminator_loss(real_logits, fake_logits):
     """−mean(log σ(l_real)) − mean(log(1 − σ(l_fake))), computed literally (float32 overflows)."""

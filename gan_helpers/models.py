@@ -8,7 +8,8 @@ from keras import layers
 IMAGE_SHAPE = (28, 28, 1)
 
 
-def _check_positive(**kwargs: int) -> None:
+def check_positive(**kwargs: int) -> None:
+    """Refuse sizes that are not positive integers, naming each."""
     for name, value in kwargs.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -20,7 +21,7 @@ def build_generator(latent_dim: int = 64, width: int = 32, name: str = "generato
     The 7×7 layer has ``4 * width`` filters and the 14×14 layer ``2 * width``. Batch norm and ReLU
     follow each hidden layer (DCGAN); the tanh output is float32 so mixed precision stays safe.
     """
-    _check_positive(latent_dim=latent_dim, width=width)
+    check_positive(latent_dim=latent_dim, width=width)
     return keras.Sequential(
         [
             keras.Input((latent_dim,)),
@@ -47,7 +48,7 @@ def build_discriminator(width: int = 32, dropout: float = 0.3, spectral_norm: bo
     ``batch_norm`` adds batch norm after the second convolution, as DCGAN does (not after the first).
     The logit is float32 so the losses stay exact under mixed precision.
     """
-    _check_positive(width=width)
+    check_positive(width=width)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
@@ -85,7 +86,7 @@ class MinibatchStdDev(layers.Layer):
 def build_mlp_generator(latent_dim: int = 2, hidden: int = 128, depth: int = 3, out_dim: int = 2,
                         name: str = "mlp_generator") -> keras.Model:
     """z → point in the plane: ``depth`` ReLU layers of ``hidden`` units and a linear output."""
-    _check_positive(latent_dim=latent_dim, hidden=hidden, depth=depth, out_dim=out_dim)
+    check_positive(latent_dim=latent_dim, hidden=hidden, depth=depth, out_dim=out_dim)
     return keras.Sequential([keras.Input((latent_dim,))]
                             + [layers.Dense(hidden, activation="relu") for _ in range(depth)]
                             + [layers.Dense(out_dim, dtype="float32")], name=name)
@@ -97,7 +98,7 @@ def build_mlp_discriminator(in_dim: int = 2, hidden: int = 128, depth: int = 3,
     """Point → one logit (or critic score): ``depth`` LeakyReLU(0.2) layers, no batch norm (WGAN-GP
     forbids it in the critic). Optional spectral normalisation of every dense layer (Miyato et al.
     2018) and a minibatch-standard-deviation feature before the last layer."""
-    _check_positive(in_dim=in_dim, hidden=hidden, depth=depth)
+    check_positive(in_dim=in_dim, hidden=hidden, depth=depth)
 
     def dense(units, **kw):
         layer = layers.Dense(units, **kw)

@@ -250,21 +250,6 @@ def landscape_animation(snaps: list, real: np.ndarray, size: float = 4.0, interv
     return anim
 
 
-def plot_coverage(curves: dict[str, tuple], n_modes: int, ax=None, key_label: str = "modes covered"):
-    """Modes covered against training steps, one line per run: ``{label: (steps, modes)}``."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    for label, (steps, values) in curves.items():
-        ax.plot(steps, values, marker="o", ms=3, label=label)
-    ax.axhline(n_modes, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("generator steps")
-    ax.set_ylabel(key_label)
-    ax.set_ylim(-0.3, n_modes + 0.5)
-    ax.legend(fontsize=8)
-    return ax
-
-
 def plot_study(rows: list[dict], n_modes: int, ax=None):
     """Modes covered against steps for each recipe of ``gh.toy.compare_recipes``: the mean over seeds
     as a line, the range over seeds as a band."""

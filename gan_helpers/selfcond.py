@@ -8,18 +8,15 @@ frequencies, the other coordinates are the style. The saved generator still take
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras import layers, ops
 
 from .conditional import ConditionalGAN, build_conditional_discriminator, build_conditional_generator
-from .models import _check_positive
-from .training import GAN, MAIN_JOB
-
-MAIN_JOB_CLUSTERS = MAIN_JOB.clusters   # `make train`'s k (notebook 04, section 9)
+from .layers import ClusterCode
+from .models import check_positive
+from .recipes import DCGANRecipe
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ def cluster_images(images, k: int, seed: int = 0, iters: int = 30, max_fit: int 
     images and seed give the same clusters, so a resumed run recomputes them instead of storing them.
     The centres are fitted on at most ``max_fit`` images (a seeded subset: seconds, even for 60,000
     digits), then every image joins its nearest centre. No labels and no trained network are used."""
-    _check_positive(k=k, iters=iters, max_fit=max_fit)
+    check_positive(k=k, iters=iters, max_fit=max_fit)
     every = np.asarray(images, dtype="float32").reshape(len(images), -1)
     if len(every) < k:
         raise ValueError(f"cannot make {k} clusters from {len(every)} images; use fewer clusters")
@@ -84,46 +81,11 @@ def _assign(x, sq, centres) -> np.ndarray:
     return _sq_distance(x, sq, centres).argmin(1)
 
 
-def _normal_cdf(t):
-    return 0.5 * (1.0 + ops.erf(t / math.sqrt(2.0)))
-
-
-def _normal_icdf(u):
-    return math.sqrt(2.0) * ops.erfinv(2.0 * u - 1.0)
-
-
-@keras.saving.register_keras_serializable(package="gan_helpers")
-class ClusterCode(layers.Layer):
-    """z → (style z₂…z_d, cluster c): c is the bin of Φ(z₁) among the cumulative cluster shares, so a
-    standard normal z₁ gives cluster c with probability ``freqs[c]``, the data's own share."""
-
-    def __init__(self, freqs, **kwargs):
-        super().__init__(**kwargs)
-        self.freqs = [float(f) for f in freqs]
-        self.edges = np.cumsum(self.freqs)[:-1].astype("float32")
-
-    def call(self, z):
-        u = _normal_cdf(z[:, 0])
-        code = ops.sum(ops.cast(u[:, None] >= ops.convert_to_tensor(self.edges)[None, :], "int32"), axis=1)
-        return z[:, 1:], code
-
-    def noise_for(self, z, codes):
-        """z with z₁ moved into the band of ``codes`` (same quantile within the band): still standard
-        normal when the codes follow ``freqs``, and ``call`` then returns ``codes``."""
-        lo = ops.take(ops.convert_to_tensor(np.concatenate([[0.0], self.edges]).astype("float32")), codes)
-        width = ops.take(ops.convert_to_tensor(np.asarray(self.freqs, dtype="float32")), codes)
-        u = lo + width * ops.clip(_normal_cdf(z[:, 0]), 1e-6, 1.0 - 1e-6)
-        return ops.concatenate([_normal_icdf(ops.clip(u, 1e-6, 1.0 - 1e-6))[:, None], z[:, 1:]], axis=1)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "freqs": self.freqs}
-
-
 def build_self_conditioned_generator(latent_dim: int, width: int, freqs, embed_dim: int = 16,
                                      name: str = "self_conditioned_generator") -> keras.Model:
     """z ∈ R^latent_dim → image: ``ClusterCode`` splits z into a cluster and a style, and the
     conditional DCGAN generator of notebook 06 draws that cluster in that style."""
-    _check_positive(latent_dim=latent_dim - 1, width=width, embed_dim=embed_dim)
+    check_positive(latent_dim=latent_dim - 1, width=width, embed_dim=embed_dim)
     z = keras.Input((latent_dim,), name="z")
     style, code = ClusterCode(freqs, name="cluster_code")(z)
     inner = build_conditional_generator(latent_dim - 1, width, len(freqs), embed_dim)
@@ -133,35 +95,42 @@ def build_self_conditioned_generator(latent_dim: int, width: int, freqs, embed_d
 class SelfConditionedGAN(ConditionalGAN):
     """A ``ConditionalGAN`` whose labels are clusters and whose generator takes z alone: each fake
     gets the cluster of a real image of the batch through z₁ (``ClusterCode.noise_for``), so D
-    judges (image, cluster) pairs as in notebook 06. Sampling, saving and the weight average are
-    the unconditional ``GAN``'s."""
+    judges (image, cluster) pairs as in notebook 06. Sampling and saving take z alone."""
 
-    _two_inputs = ("discriminator",)
-    samples_need_labels = False
+    label_inputs = ("discriminator",)
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, n_classes: int, **kwargs):
-        code = _cluster_code(generator)
+        code = cluster_code(generator)
         if len(code.freqs) != n_classes:
             raise ValueError(f"the generator's ClusterCode has {len(code.freqs)} clusters but n_classes is "
                              f"{n_classes}; build both from the same Clusters.")
         super().__init__(generator, discriminator, n_classes=n_classes, **kwargs)
 
-    def _generate(self, batch_size, cond, training=True):
-        code = _cluster_code(self.generator)
-        return self.generator(code.noise_for(self.sample_noise(batch_size), cond), training=training)
+    def fakes(self, n, cond, training=True):
+        return self.generator(cluster_code(self.generator).noise_for(self.sample_noise(n), cond),
+                              training=training)
 
-    _calibration_inputs = GAN._calibration_inputs
-    call = GAN.call
-    generate = GAN.generate
+    def calibration_inputs(self, z):
+        return z                          # the generator draws its own clusters from z
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def sample_labels(self, n: int, labels=None):
+        if labels is not None:
+            raise ValueError("a self-conditioned generator takes z alone; it draws each cluster from z₁ "
+                             "(gh.selfcond.cluster_of tells which).")
+        return None
 
 
 def cluster_of(generator: keras.Model, z) -> np.ndarray:
     """The cluster that a self-conditioned ``generator`` (a loaded ``generator.keras`` too) draws for
     each row of ``z``: equation (6) of notebook 04."""
-    return keras.ops.convert_to_numpy(_cluster_code(generator)(np.asarray(z, dtype="float32"))[1])
+    return keras.ops.convert_to_numpy(cluster_code(generator)(np.asarray(z, dtype="float32"))[1])
 
 
-def _cluster_code(generator: keras.Model) -> ClusterCode:
+def cluster_code(generator: keras.Model) -> ClusterCode:
+    """The ``ClusterCode`` layer that starts a self-conditioned generator."""
     for layer in generator.layers:
         if isinstance(layer, ClusterCode):
             return layer
@@ -169,7 +138,7 @@ def _cluster_code(generator: keras.Model) -> ClusterCode:
                      "build_self_conditioned_generator().")
 
 
-def build_self_conditioned(recipe, clusters: Clusters, seed: int | None = None,
+def build_self_conditioned(recipe: DCGANRecipe, clusters: Clusters, seed: int | None = None,
                            mixed_precision: bool = False, **compile_kwargs) -> SelfConditionedGAN:
     """A compiled ``SelfConditionedGAN`` with the recipe's widths, optimizers and weight average, and
     one cluster code per cluster of ``clusters``."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import trapezoid
 
-LOG4 = float(np.log(4.0))
-
 
 def gaussian_pdf(x, mu: float = 0.0, sigma: float = 1.0) -> np.ndarray:
     """The density of N(mu, sigma²) at x."""

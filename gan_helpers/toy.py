@@ -9,6 +9,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from . import config, models
+from .metrics import mode_coverage
+from .recipes import compile_gan
+from .training import GAN, generate_from, noise
+
 TOY_DATASETS = ("ring", "grid", "moons", "spiral")
 
 
@@ -123,7 +128,7 @@ def snapshot(gan, z: np.ndarray, extent: tuple[float, float, float, float], step
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.stack([gx.ravel(), gy.ravel()], 1).astype("float32")
     scores = gan.discriminator(grid, training=False).numpy().reshape(gx.shape)
-    is_critic = getattr(gan, "is_wasserstein", False)
+    is_critic = gan.is_wasserstein
     d_values = scores if is_critic else 1 / (1 + np.exp(-scores))
     fake = tf.Variable(gan.generator(np.asarray(z, "float32"), training=False))
     with tf.GradientTape() as tape:
@@ -149,9 +154,6 @@ class ToyRecorder(keras.callbacks.Callback):
         self.snapshots: list = []
 
     def _record(self, step: int) -> None:
-        from .metrics import mode_coverage
-        from .training import generate_from
-
         self.steps.append(step)
         self.coverage.append(mode_coverage(generate_from(self.model.generator, self.z), self.dataset))
         if self.keep_snapshots:
@@ -213,7 +215,7 @@ def find_hops(steps, coverages: list[dict], min_share: float = 0.8) -> list[tupl
 
 # ----------------------------------------------------------------------------- recipes and studies
 @dataclass(frozen=True)
-class Recipe:
+class ToyRecipe:
     """One way to train the toy GAN: losses, learning rates and Adam's betas, critic steps, the
     gradient-penalty weight and the discriminator's options. Everything else stays the same."""
 
@@ -246,25 +248,21 @@ def steps_per_execution_for(every: int, limit: int = MAX_STEPS_PER_EXECUTION) ->
     return max(d for d in range(1, min(int(every), limit) + 1) if every % d == 0)
 
 
-def build_toy_gan(recipe: Recipe, seed: int, latent_dim: int = 16, hidden: int = 128, depth: int = 3,
+def build_toy_gan(recipe: ToyRecipe, seed: int, latent_dim: int = 16, hidden: int = 128, depth: int = 3,
                   steps_per_execution: int = 1):
     """MLP generator and discriminator, compiled with ``recipe`` in the shared ``GAN`` trainer.
     ``fit`` epochs should be a multiple of ``steps_per_execution`` steps long (see
     ``steps_per_execution_for``)."""
-    from . import config, models, training
-
     config.set_seed(seed)
-    gan = training.GAN(models.build_mlp_generator(latent_dim, hidden, depth),
-                       models.build_mlp_discriminator(2, hidden, depth, recipe.spectral_norm,
-                                                      recipe.minibatch_std), seed=seed)
-    gan.compile(*training.make_optimizers(recipe.g_lr, recipe.beta_1, d_lr=recipe.d_lr,
-                                          beta_2=recipe.beta_2),
-                d_loss_fn=recipe.d_loss, g_loss_fn=recipe.g_loss, d_steps=recipe.d_steps,
-                gp_weight=recipe.gp_weight, steps_per_execution=steps_per_execution)
-    return gan
+    gan = GAN(models.build_mlp_generator(latent_dim, hidden, depth),
+              models.build_mlp_discriminator(2, hidden, depth, recipe.spectral_norm, recipe.minibatch_std),
+              seed=seed)
+    return compile_gan(gan, recipe.g_lr, recipe.beta_1, recipe.beta_2, d_lr=recipe.d_lr,
+                       d_loss_fn=recipe.d_loss, g_loss_fn=recipe.g_loss, d_steps=recipe.d_steps,
+                       gp_weight=recipe.gp_weight, steps_per_execution=steps_per_execution)
 
 
-def train_toy_gan(recipe: Recipe, dataset: ToyDataset, seed: int, steps: int, every: int,
+def train_toy_gan(recipe: ToyRecipe, dataset: ToyDataset, seed: int, steps: int, every: int,
                   z: np.ndarray, snapshots: bool = False, batch_size: int = 256, **model_kwargs):
     """Train for ``steps`` generator steps, recording the game every ``every`` steps with
     ``ToyRecorder`` on the noise ``z``. Returns (gan, recorder, seconds). With ``recipe.d_steps``
@@ -283,15 +281,13 @@ def train_toy_gan(recipe: Recipe, dataset: ToyDataset, seed: int, steps: int, ev
     return gan, recorder, time.perf_counter() - start
 
 
-def compare_recipes(recipes: list[Recipe], dataset: ToyDataset, seeds: list[int], steps: int,
+def compare_recipes(recipes: list[ToyRecipe], dataset: ToyDataset, seeds: list[int], steps: int,
                     every: int, n_samples: int = 2500, latent_dim: int = 16, **model_kwargs) -> list[dict]:
     """Every recipe with every seed at the same step budget; one row per run with its final
     ``mode_coverage`` and ``collapse_stats`` figures, its coverage curves, 500 of its final samples,
     a final ``Snapshot`` of the game and its time."""
-    from .training import generate_from
-
     rows = []
-    z = np.random.default_rng(12345).standard_normal((n_samples, latent_dim)).astype("float32")
+    z = noise(n_samples, latent_dim, seed=12345)
     for recipe in recipes:
         for seed in seeds:
             gan, rec, seconds = train_toy_gan(recipe, dataset, seed, steps, every, z, **model_kwargs)

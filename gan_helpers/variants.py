@@ -3,7 +3,6 @@ spectral normalisation estimates, and a trainer that gives every recipe the same
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -11,14 +10,14 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from .training import GAN, DCGANRecipe, TrainingDiverged, make_optimizers, replace_settings
-
-MODEL_LOSSES = {"dcgan": ("nonsaturating", "minimax"), "cgan": ("nonsaturating", "minimax"),
-                "wgan-gp": ("wasserstein",), "sngan": ("hinge",)}
+from . import config, data, models
+from .divergence import NaNGuard, TrainingDiverged
+from .recipes import DCGANRecipe, Settings, compile_gan
+from .training import GAN
 
 
 @dataclass(frozen=True)
-class VariantRecipe:
+class VariantRecipe(Settings):
     """A GAN built from the DCGAN recipe's networks (``base``) with another loss, critic and optimizer.
 
     The critic is the recipe's discriminator without dropout or batch norm and with no sigmoid (it
@@ -41,28 +40,18 @@ class VariantRecipe:
         """Rows of real data each training step takes: one real batch per critic step."""
         return self.base.batch_size * self.d_steps
 
-    def replace(self, **changes) -> VariantRecipe:
-        """A copy with some settings changed; unknown names are refused."""
-        return replace_settings(self, "variant", changes)
+    kind = "variant"
 
     def build(self, seed: int | None = None, **compile_kwargs) -> GAN:
         """A compiled ``GAN``: the recipe's G (and weight average), this variant's critic, losses and Adam."""
-        from . import config, models
-
         b = self.base
         gan = GAN(models.build_generator(b.latent_dim, b.g_width),
                   models.build_discriminator(b.d_width, dropout=0.0, spectral_norm=self.spectral_norm,
                                              batch_norm=False, name="critic"),
                   seed=seed, ema_decay=b.ema_decay)
-        compile_kwargs.setdefault("jit_compile", config.default_jit_compile())
-        gan.compile(*make_optimizers(self.lr, self.beta_1, beta_2=self.beta_2), d_loss_fn=self.d_loss,
-                    g_loss_fn=self.g_loss, d_steps=self.d_steps, gp_weight=self.gp_weight, **compile_kwargs)
-        return gan
-
-    def record(self) -> dict:
-        """The settings as JSON values, for a saved generator's provenance."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "base"} | {
-            "base": dataclasses.asdict(self.base)}
+        return compile_gan(gan, self.lr, self.beta_1, self.beta_2, d_loss_fn=self.d_loss,
+                           g_loss_fn=self.g_loss, d_steps=self.d_steps, gp_weight=self.gp_weight,
+                           **compile_kwargs)
 
 
 WGAN_GP = VariantRecipe(
@@ -77,23 +66,6 @@ SNGAN = VariantRecipe(
            "iteration per update, hinge loss (Lim & Ye 2017, arXiv 1705.02894), Adam(2e-4, β = (0.5, "
            "0.999)), one critic step per generator step (their setting C)")
 VARIANTS = {"wgan-gp": WGAN_GP, "sngan": SNGAN}
-
-
-def check_model_loss(model: str, loss: str | None) -> str:
-    """The generator loss to train ``model`` with (its own when ``loss`` is None); a loss that does not
-    fit the model's critic (a Wasserstein loss on a sigmoid D, BCE on a critic) is a ``ValueError``."""
-    if model not in MODEL_LOSSES:
-        raise ValueError(f"model {model!r} is not known; choose one of {', '.join(MODEL_LOSSES)}")
-    allowed = MODEL_LOSSES[model]
-    if loss is None:
-        return allowed[0]
-    if loss not in allowed:
-        owner = next((m for m, ls in MODEL_LOSSES.items() if loss in ls), None)
-        why = (f"it belongs to --model {owner}" if owner else "no model uses it")
-        raise ValueError(f"--loss {loss} does not fit --model {model} ({why}: BCE losses need the DCGAN's "
-                         "sigmoid discriminator, Wasserstein and hinge losses an unbounded critic); "
-                         f"--model {model} takes --loss {' or '.join(allowed)}")
-    return loss
 
 
 def top_singular_value(w, n_iter: int = 1, u=None) -> tuple[float, np.ndarray]:
@@ -197,8 +169,6 @@ def train_for_budget(recipe: DCGANRecipe | VariantRecipe, name: str, x: np.ndarr
                      seed: int, every_s: float | None = None, measure=None) -> BudgetRun:
     """Train ``recipe`` on images ``x`` (in [-1, 1]) with ``fit`` until ``seconds`` of wall time have
     passed; a NaN or inf loss ends the run and is reported in ``diverged`` instead of raised."""
-    from . import callbacks, config, data
-
     config.set_seed(seed)
     rows = recipe.rows_per_batch if isinstance(recipe, VariantRecipe) else recipe.batch_size
     gan = recipe.build(seed=seed)
@@ -207,17 +177,8 @@ def train_for_budget(recipe: DCGANRecipe | VariantRecipe, name: str, x: np.ndarr
     diverged = None
     try:
         gan.fit(ds, epochs=10**6, steps_per_epoch=50, verbose=0,
-                callbacks=[callbacks.NaNGuard(), budget])
+                callbacks=[NaNGuard(), budget])
     except TrainingDiverged as exc:
         diverged = f"{exc.loss} = {exc.value} at step {exc.step}"
     return BudgetRun(name, seed, None if diverged else gan, budget.records, budget.steps,
                      budget.records[-1]["seconds"] if budget.records else 0.0, diverged)
-
-
-def load_critic_tracking() -> dict:
-    """The longer WGAN-GP run that notebook 07 (§7) plots: FD-MNIST, the critic's W1 estimate and the
-    losses every few seconds over 10 minutes (``benchmarks/critic_tracking.py`` writes it)."""
-    import json
-    from importlib import resources
-
-    return json.loads(resources.files("gan_helpers").joinpath("results", "critic_tracking.json").read_text())
