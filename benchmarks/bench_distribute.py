@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="steps per timing")
     parser.add_argument("--rounds", type=int, default=5, help="timings per setting, taken in turns")
     args = parser.parse_args()
-    recipe = gh.training.DCGANRecipe()
+    recipe = gh.recipes.DCGANRecipe()
     x = gh.data.to_gan_range(gh.data.load_dataset("mnist", "bundled").x_train)
     ds = gh.data.make_dataset(x, recipe.batch_size, seed=0).repeat()
     gans = {}

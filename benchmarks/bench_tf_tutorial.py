@@ -151,7 +151,7 @@ class MarkCallback(keras.callbacks.Callback):
             return
         t = time.perf_counter()
         row = {"recipe": self.name, "mark_s": self.marks[len(self.rows)], "train_s": round(clock, 1),
-               "steps": self.steps, **self.evaluate(gh.callbacks.sampler_of(self.model), self.latent_dim)}
+               "steps": self.steps, **self.evaluate(self.model.sampler, self.latent_dim)}
         self.rows.append(row)
         print(f"{self.name:<10} {row['train_s']:>7.1f} s {self.steps:>6} steps   FD-MNIST {row['fd']:8.2f}   "
               f"confident {row['confident']:.1%}", flush=True)
@@ -175,9 +175,9 @@ def quality(args) -> None:
                          TUTORIAL_NOISE, args.baseline_marks, evaluate)
 
     # the main job (self-conditioned on k-means clusters) or the plain DCGAN recipe of notebook 04
-    recipe = gh.training.MAIN_JOB if args.recipe == "main" else gh.training.DCGANRecipe()
+    recipe = gh.jobs.MAIN_JOB if args.recipe == "main" else gh.recipes.DCGANRecipe()
     t0 = time.perf_counter()
-    gan, stream = gh.training.gan_and_data(recipe, x, seed=args.seed)
+    gan, stream = gh.jobs.gan_and_data(recipe, x, seed=args.seed)
     print(f"ours: {args.recipe} recipe; k-means and build took {time.perf_counter() - t0:.1f} s before the "
           "clock starts")
     marks = MarkCallback("ours", args.ours_marks, evaluate, recipe.latent_dim)
@@ -208,7 +208,7 @@ def throughput(args) -> None:
     ds_a = a.dataset(x)
     gh.config.set_seed(0)
     b = gh.training.GAN(tutorial_generator(), tutorial_discriminator(), seed=0,
-                        ema_decay=None if args.no_ema else gh.training.DCGANRecipe().ema_decay)
+                        ema_decay=None if args.no_ema else gh.recipes.DCGANRecipe().ema_decay)
     b.compile(keras.optimizers.Adam(TUTORIAL_LR), keras.optimizers.Adam(TUTORIAL_LR),
               jit_compile=True if args.xla else gh.config.default_jit_compile(),
               share_fakes=not args.fresh_fakes)

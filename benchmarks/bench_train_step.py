@@ -2,7 +2,7 @@
 recipe with fresh noise for G, measured in the same process. Run on demand, on an idle machine:
 ``make bench`` (or ``python benchmarks/bench_train_step.py --steps 120 --rounds 5``).
 
-Every setting trains the same recipe (``gh.training.DCGANRecipe``) on the same batches. The settings
+Every setting trains the same recipe (``gh.recipes.DCGANRecipe``) on the same batches. The settings
 are timed in turns, round after round, so a drift in machine speed hits them all alike; the table
 shows each one's median.
 """
@@ -29,15 +29,16 @@ SETTINGS = {
     "10 steps per execution": (dict(steps_per_execution=10), None, None),
     "mixed_bfloat16": (dict(), "mixed_bfloat16", None),
     "mixed_float16, XLA on": (dict(jit_compile=True), "mixed_float16", None),
-    "the main job: self-conditioned, 50 clusters": (dict(), None, gh.training.MAIN_JOB.clusters),
+    "the main job: self-conditioned, 50 clusters": (dict(), None, gh.jobs.MAIN_JOB.clusters),
 }
 
 
 def build(kwargs: dict, policy: str | None, clusters=None):
     keras.mixed_precision.set_global_policy(policy or "float32")
     try:
-        recipe = gh.training.DCGANRecipe().replace(clusters=clusters.k if clusters else 0)
-        return recipe.build(seed=0, mixed_precision=policy == "mixed_float16", clusters=clusters, **kwargs)
+        recipe = gh.recipes.DCGANRecipe().replace(clusters=clusters.k if clusters else 0)
+        return gh.jobs.build_gan("dcgan", recipe, 0, clusters, mixed_precision=policy == "mixed_float16",
+                                 **kwargs)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="names of settings to run (default: all)")
     args = parser.parse_args()
     print(gh.config.describe_runtime())
-    recipe = gh.training.DCGANRecipe()
+    recipe = gh.recipes.DCGANRecipe()
     batch = recipe.batch_size
     x = np.random.default_rng(0).uniform(-1, 1, (batch * args.steps, 28, 28, 1)).astype("float32")
     ds = gh.data.make_dataset(x, batch, shuffle=False)

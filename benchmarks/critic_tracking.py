@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     digits = gh.data.load_mnist(with_test=True)
     x_train = gh.data.to_gan_range(digits.x_train)
     net = gh.metrics.load_feature_net(digits.source, digits=digits)
-    recipe = gh.training.DCGANRecipe()
+    recipe = gh.recipes.DCGANRecipe()
     real_track = net.features(digits.x_test[:args.n_track])
     z_track = np.random.default_rng(args.seed).standard_normal((args.n_track, recipe.latent_dim))
 
     def fd_now(gan) -> float:
-        fake = gh.training.generate_from(gh.callbacks.sampler_of(gan), z_track.astype("float32"))
+        fake = gh.training.generate_from(gan.sampler, z_track.astype("float32"))
         return gh.metrics.frechet_distance(real_track, net.features(fake))
 
     recipes = {"WGAN-GP": gh.variants.WGAN_GP, "DCGAN": recipe, "SN-GAN + hinge": gh.variants.SNGAN}

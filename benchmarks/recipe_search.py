@@ -83,11 +83,11 @@ def build(s: dict, seed: int, clusters=None):
 
     gh.config.set_seed(seed)
     if s["clusters"]:   # the recipe's own networks and optimizers, self-conditioned (loss: BCE)
-        recipe = gh.training.DCGANRecipe(
+        recipe = gh.recipes.DCGANRecipe(
             latent_dim=s["latent"], g_width=s["g_width"], d_width=s["d_width"], d_dropout=s["dropout"],
             batch_size=s["batch"], lr=s["lr"], d_lr=s["d_lr"], beta_1=s["beta_1"], beta_2=s["beta_2"],
             ema_decay=s["ema"], share_fakes=s["share"], clusters=s["clusters"])
-        return recipe.build(seed=seed, clusters=clusters, jit_compile=False)
+        return gh.jobs.build_gan("dcgan", recipe, seed, clusters, jit_compile=False)
     gan = gh.training.GAN(gh.models.build_generator(s["latent"], s["g_width"]),
                           gh.models.build_discriminator(s["d_width"], s["dropout"], spectral_norm=s["sn"],
                                                         batch_norm=s["d_bn"]),
@@ -168,15 +168,16 @@ def train_and_measure(name: str, steps: int, seed: int, out: Path, overrides: di
     real_a = digits.x_test[rng.choice(len(digits.x_test), n, replace=False)]
     real_b = digits.x_train[rng.choice(len(digits.x_train), n, replace=False)]
     ema_raw_bn = None
-    if gan.ema_generator is not None:  # the average with G's own batch-norm statistics copied in
-        for a, b in zip(gan.ema_generator.non_trainable_variables, gan.generator.non_trainable_variables):
+    if gan.ema is not None:  # the average with G's own batch-norm statistics copied in
+        for a, b in zip(gan.ema.model.non_trainable_variables, gan.generator.non_trainable_variables):
             a.assign(b)
-        ema_raw_bn = gh.metrics.evaluate(net, gan.generate(n, seed=seed), real_a)
-    gan.calibrate_ema_batchnorm()
+        ema_raw_bn = gh.metrics.evaluate(net, gh.training.generate_from(
+            gan.ema.model, gh.training.noise(n, s["latent"], seed)), real_a)
+        gan.ema.forget_calibration()   # those statistics are G's: gan.sampler recalibrates the average
     row = gh.metrics.evaluate(net, gan.generate(n, seed=seed), real_a)
     floor = gh.metrics.evaluate(net, real_b, real_a)
     raw = None
-    if gan.ema_generator is not None:
+    if gan.ema is not None:
         raw_imgs = gh.training.generate_from(gan.generator, np.random.default_rng(seed).standard_normal(
             (n, s["latent"])).astype("float32"))
         raw = gh.metrics.evaluate(net, raw_imgs, real_a)
@@ -199,7 +200,7 @@ def train_and_measure(name: str, steps: int, seed: int, out: Path, overrides: di
 
 
 def export(results: Path, rates_file: Path, target: Path) -> None:
-    """The study as the package ships it (``gh.training.load_recipe_study``): one row per run."""
+    """The study as the package ships it (``gh.studies.load_recipe_study``): one row per run."""
     import datetime as dt
 
     import gan_helpers as gh

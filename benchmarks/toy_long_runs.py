@@ -19,13 +19,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import gan_helpers as gh  # noqa: E402
-from gan_helpers.toy import Recipe  # noqa: E402
+from gan_helpers.toy import ToyRecipe  # noqa: E402
 
 RECIPES = {r.name: r for r in [
-    Recipe("collapsing baseline", g_lr=1e-4, d_lr=1e-3),
-    Recipe("minimax loss", g_loss="minimax", g_lr=1e-4, d_lr=1e-3),
-    Recipe("spectral norm in D", g_lr=1e-4, d_lr=1e-3, spectral_norm=True),
-    Recipe("minibatch std in D", g_lr=1e-4, d_lr=1e-3, minibatch_std=True),
+    ToyRecipe("collapsing baseline", g_lr=1e-4, d_lr=1e-3),
+    ToyRecipe("minimax loss", g_loss="minimax", g_lr=1e-4, d_lr=1e-3),
+    ToyRecipe("spectral norm in D", g_lr=1e-4, d_lr=1e-3, spectral_norm=True),
+    ToyRecipe("minibatch std in D", g_lr=1e-4, d_lr=1e-3, minibatch_std=True),
 ]}
 
 

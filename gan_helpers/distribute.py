@@ -276,16 +276,21 @@ def train_one_batch(strategy, make_gan, images, init: dict | None = None, steps:
     with strategy.scope():
         gan = make_gan()
     for name, weights in (init or {}).items():
-        getattr(gan, name).set_weights(weights)
+        _networks(gan)[name].set_weights(weights)
     ds = tf.data.Dataset.from_tensors(tf.constant(images, tf.float32)).repeat(steps)
     history = gan.fit(ds, epochs=1, verbose=0)
     return gan, {k: float(v[-1]) for k, v in history.history.items()}
 
 
+def _networks(gan) -> dict:
+    """The GAN's networks by name: generator, discriminator and, when kept, the weight average."""
+    nets = {"generator": gan.generator, "discriminator": gan.discriminator}
+    return nets | ({"average": gan.ema.model} if gan.ema is not None else {})
+
+
 def network_weights(gan) -> dict:
-    """The GAN's networks' weights by attribute name (generator, discriminator, ema_generator)."""
-    names = ["generator", "discriminator"] + (["ema_generator"] if gan.ema_generator is not None else [])
-    return {name: getattr(gan, name).get_weights() for name in names}
+    """The GAN's networks' weights by name (generator, discriminator, average)."""
+    return {name: net.get_weights() for name, net in _networks(gan).items()}
 
 
 def max_difference(a: dict, b: dict) -> float:

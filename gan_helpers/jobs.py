@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from . import conditional, data, selfcond, variants
+from . import callbacks, conditional, data, plots, selfcond, variants
 from .recipes import DCGANRecipe
-from .training import GAN
+from .training import GAN, generate_from, noise
 
 # `make train`: the recipe, self-conditioned on 50 clusters (04, section 9). 2,500 steps, not 3,000: it
 # scores as well (README, "Measured") and its training fits in five minutes on a 2-core CPU.
@@ -28,6 +29,19 @@ class Model:
     grid: str                    # "samples": an 8×8 grid of samples; "classes": one row per class
     generator_inputs: str        # what generator.keras takes, for its provenance record
     variant: variants.VariantRecipe | None = None
+
+    def progress_grid(self, latent_dim: int, seed: int, gif_path: Path) -> callbacks.SampleGrid:
+        """The progress callback: 64 fixed noise vectors, or for a class grid 10 (one column each, one
+        row per digit)."""
+        if self.grid == "classes":
+            return conditional.ClassGrid(noise(10, latent_dim, seed), gif_path=gif_path)
+        return callbacks.SampleGrid(noise(64, latent_dim, seed), gif_path=gif_path)
+
+    def final_grid(self, gan: GAN, z) -> np.ndarray:
+        """samples.png from the final (averaged, calibrated) generator: 8×8 samples, or the class grid."""
+        if self.grid == "classes":
+            return conditional.class_grid(gan.sampler, z)
+        return plots.image_grid(generate_from(gan.sampler, z), ncols=8)
 
     def rows_per_step(self, batch_size: int) -> int:
         """Real images one training step takes: one batch per critic step (5 for wgan-gp)."""

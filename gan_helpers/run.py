@@ -13,7 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _quiet, callbacks, checkpoint, config, data, distribute, export, faults, jobs, plots, recipes
+from . import (
+    _quiet,
+    callbacks,
+    checkpoint,
+    config,
+    data,
+    distribute,
+    export,
+    faults,
+    jobs,
+    plots,
+    quality,
+    recipes,
+)
 from .divergence import NaNGuard, TrainingDiverged
 
 FAST_IMAGES = 1280       # fast mode: a real but tiny run
@@ -256,7 +269,7 @@ class Run:
         """``fit`` from the resume point with the progress grid, losses, timer, checkpoints and the
         divergence guard; returns the seconds it took."""
         spec, out = self.spec, self.write_to
-        self.grid = progress_grid(self.job, spec.latent_dim, self.seed, out / "progress.gif")
+        self.grid = self.job.progress_grid(spec.latent_dim, self.seed, out / "progress.gif")
         self.grid.frames, self.grid.epochs = self.frames, list(range(len(self.frames)))
         self.losses = callbacks.LossHistory()
         self.losses.history = self.history
@@ -304,7 +317,7 @@ class Run:
         """samples.png, progress.gif, losses.png, generator.keras with its provenance, metrics.json."""
         spec, out, gan = self.spec, self.write_to, self.gan
         faults.pause_here("outputs", out / "checkpoint")
-        plots.save_png(final_grid(self.job, gan, self.grid.noise), out / "samples.png")
+        plots.save_png(self.job.final_grid(gan, self.grid.noise), out / "samples.png")
         if self.grid.frames:
             plots.write_gif(self.grid.frames, out / "progress.gif")
         save_loss_plot(self.losses.history, self.steps_per_epoch, out / "losses.png")
@@ -332,8 +345,8 @@ class Run:
             print(f"Weights digest (G, D, average): "
                   f"{distribute.weights_digest(gan.generator, gan.discriminator, gan.sampler)}")
         if spec.dataset == "mnist" and distribute.is_chief(self.cluster):
-            metrics["quality"] = quality(gan, self.digits, self.fast, self.seed)
-            print(describe_quality(metrics["quality"]))
+            metrics["quality"] = quality.measure(gan, self.digits, self.fast, self.seed)
+            print(quality.describe(metrics["quality"]))
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         if not distribute.is_chief(self.cluster):
             print(f"Done in {sum(self.parts):.0f} s. This worker's outputs in {out} are removed; the chief "
@@ -344,68 +357,6 @@ class Run:
         for name in OUTPUTS:
             print(f"  {out / name}")
         return metrics
-
-
-# ----------------------------------------------------------------- what differs between --model's
-def progress_grid(job: jobs.Model, latent_dim: int, seed: int, gif_path: Path):
-    """The progress callback: 64 fixed noise vectors, or for a class grid 10 (one column each, one row
-    per digit)."""
-    from .conditional import ClassGrid
-    from .training import noise
-
-    if job.grid == "classes":
-        return ClassGrid(noise(10, latent_dim, seed), gif_path=gif_path)
-    return callbacks.SampleGrid(noise(64, latent_dim, seed), gif_path=gif_path)
-
-
-def final_grid(job: jobs.Model, gan, z) -> np.ndarray:
-    """samples.png from the final (averaged, calibrated) generator: 8×8 samples, or the class grid."""
-    from .conditional import class_grid
-    from .training import generate_from
-
-    if job.grid == "classes":
-        return class_grid(gan.sampler, z)
-    return plots.image_grid(generate_from(gan.sampler, z), ncols=8)
-
-
-def quality(gan, digits, fast: bool, seed: int) -> dict:
-    """FD-MNIST, classifier score and coverage of the generator, next to the real-vs-real floor at the
-    same N and the held-out digits' confident share (notebook 05 explains them)."""
-    from . import metrics as m
-    from .conditional import label_agreement
-
-    n = 500 if fast else 2000
-    net = m.load_feature_net(digits.source, epochs=1 if fast else None, digits=digits)
-    rng = np.random.default_rng(seed)
-    real_a = digits.x_test[rng.choice(len(digits.x_test), n, replace=False)]
-    real_b = digits.x_train[rng.choice(len(digits.x_train), n, replace=False)]
-    keys = ("fd_mnist", "confident_share", "classifier_score", "classes_present", "min_class_share",
-            "max_class_share", "precision", "recall", "density", "knn_coverage")
-
-    def row(images):
-        return {k: v for k, v in m.evaluate(net, images, real_a).items() if k in keys}
-
-    # the fidelity floor comes from digits the feature net never saw: on its own training digits
-    # (the FD floor's set) it is over-confident
-    result = {"n": n, "feature_net": {"source": net.source, "test_accuracy": net.test_accuracy},
-              "generator": row(gan.generate(n, seed=seed)), "real_vs_real_floor": row(real_b),
-              "held_out_confident_share": m.confident_share(net.probs(real_a))}
-    if gan.samples_need_labels:   # does the digit match the label asked for?
-        agree = label_agreement(net, gan.sampler, n, seed)
-        result.update(label_agreement=agree["agreement"], label_agreement_per_class=agree["per_class"])
-    return result
-
-
-def describe_quality(q: dict) -> str:
-    """The quality figures in one or two lines."""
-    g, f = q["generator"], q["real_vs_real_floor"]
-    agree = (f"Label agreement {q['label_agreement']:.1%} (the feature net reads the requested digit)\n"
-             if "label_agreement" in q else "")
-    return (f"{agree}FD-MNIST {g['fd_mnist']:.2f} (real-vs-real floor {f['fd_mnist']:.2f}, N = {q['n']}); "
-            f"confident share {g['confident_share']:.1%} (held-out real digits "
-            f"{q['held_out_confident_share']:.1%}); class shares {g['min_class_share']:.1%}–"
-            f"{g['max_class_share']:.1%}, {g['classes_present']}/10 classes; classifier score "
-            f"{g['classifier_score']:.2f} (floor {f['classifier_score']:.2f})")
 
 
 def save_loss_plot(history: dict, steps_per_epoch: int, path: Path) -> None:

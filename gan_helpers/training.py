@@ -9,9 +9,6 @@ D ascends :math:`E_x[\log D(x)] + E_z[\log(1 - D(G(z)))]`; G, with D fixed, desc
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -24,7 +21,7 @@ from .ema import WeightAverage
 CALIBRATION_N = 2048   # noise vectors for the weight average's batch-norm statistics
 
 
-class GAN(keras.Model):
+class GAN(checkpoint.Resumable, keras.Model):
     """A generator and a discriminator trained adversarially with ``fit``. ``fit`` shows ``d_loss``,
     ``g_loss`` and the mean D(x), D(G(z)) as ``d_real``, ``d_fake``. A seed fixes the whole run. With
     ``ema_decay`` (for example 0.999) the GAN keeps a weight average of G (``ema``), and ``sampler``
@@ -137,11 +134,7 @@ class GAN(keras.Model):
         """The step's data as ``d_steps`` real batches: one fresh batch per critic step."""
         if self.d_steps == 1 or real is None:
             return [real] * self.d_steps
-        if real.shape[0] is not None and real.shape[0] % self.d_steps:
-            raise ValueError(f"with d_steps = {self.d_steps} each batch of data must hold {self.d_steps} "
-                             f"real batches at once (one per critic step); got {real.shape[0]} rows. "
-                             f"Batch the "
-                             f"dataset by {self.d_steps} × batch size.")
+        check_rows(real.shape[0], self.d_steps)
         return tf.split(real, self.d_steps, axis=0)
 
     def gradient_penalty(self, real, fake, cond=None):
@@ -190,33 +183,6 @@ class GAN(keras.Model):
     def check_data(self, x) -> None:
         """Refuse images whose shape is not the generator's output shape."""
         check_image_data(x, tuple(self.generator.output_shape[1:]))
-
-    def state_groups(self) -> dict[str, list]:
-        """Every variable a resumed run needs, by group: weights and layer RNG states, both optimizers'
-        moments, the noise RNG and the weight average."""
-        if not hasattr(self, "d_optimizer"):
-            raise RuntimeError("compile() the GAN with its optimizers before saving or restoring its state")
-        for opt, net in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
-            if not opt.built:
-                opt.build(net.trainable_variables)
-        groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables,
-                  "g_opt": self.g_optimizer.variables, "d_opt": self.d_optimizer.variables,
-                  "noise": [self.seed_generator.state]}
-        if self.ema is not None:
-            groups["ema"] = self.ema.model.variables + [self.ema.updates]
-        return groups
-
-    def save_state(self, directory: str | os.PathLike, epoch: int, meta: dict | None = None,
-                   extras: dict | None = None) -> Path:
-        """Checkpoint everything a resumed run needs, atomically (``checkpoint.save``)."""
-        return checkpoint.save(self.state_groups(), directory, epoch, meta, extras)
-
-    def load_state(self, directory: str | os.PathLike) -> dict:
-        """Restore a checkpoint of ``save_state``; returns its meta (``meta["epoch"]``)."""
-        meta = checkpoint.restore(self.state_groups(), directory)
-        if self.ema is not None:
-            self.ema.forget_calibration()
-        return meta
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -281,6 +247,14 @@ def check_compile(d_optimizer, g_optimizer, d_loss_fn, g_loss_fn, d_steps, gp_we
     if d_critic != g_critic and not (callable(d_loss_fn) and callable(g_loss_fn)):
         raise ValueError("a Wasserstein critic needs the Wasserstein generator loss and vice versa: pass "
                          "d_loss_fn='wasserstein' and g_loss_fn='wasserstein' together.")
+
+
+def check_rows(rows: int | None, d_steps: int) -> None:
+    """Refuse a batch of data that does not split into ``d_steps`` real batches."""
+    if rows is not None and rows % d_steps:
+        raise ValueError(f"with d_steps = {d_steps} each batch of data must hold {d_steps} real batches at "
+                         f"once (one per critic step); got {rows} rows. Batch the dataset by {d_steps} × "
+                         "batch size.")
 
 
 def check_image_data(x, want: tuple) -> None:

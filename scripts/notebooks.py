@@ -276,6 +276,21 @@ STARTUP_NOISE = HARMLESS
 MACHINE_LINES = re.compile(r"^gan_helpers: MNIST could not be downloaded")
 
 
+STAMP = "gan_helpers"   # metadata key: {"code_sha256": …} of the code a full run executed
+
+
+def code_sha256(nb) -> str:
+    """sha256 of a notebook's code cells, in order: a full run stores it, so that a code cell changed
+    after the run (its outputs no longer come from the code shown) is caught by the tests."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.encode() + b"\0")
+    return digest.hexdigest()
+
+
 def strip_startup_noise(nb):
     """Drop TensorFlow's start-up log lines from stderr outputs (other stderr is kept), and the
     offline-fallback notice from stdout."""
@@ -340,6 +355,7 @@ def cmd_run(mode: str, names: list[str]) -> int:
                 del target.metadata[META]["runs"]["fast"]
         if mode == "full":
             shrink_images(target)
+            target.metadata[STAMP] = {"code_sha256": code_sha256(target)}
         nbformat.write(target, path)
         print(f"{path.name}: {mode} run {seconds:.1f} s on {record['device']}")
     return cmd_sync(check=False)

@@ -1,8 +1,12 @@
-"""Fingerprint of a training run's outputs, to show that a refactor changed nothing a user sees:
-the bytes of samples.png, metrics.json without its timings, and every weight of generator.keras.
+"""Fingerprints of the fast training runs, to show that a change to the package altered nothing a user
+sees: the bytes of samples.png, metrics.json without its timings, and every weight of generator.keras,
+for ``python -m gan_helpers train --fast --seed 42`` with each ``--model``.
 
-    python scripts/run_fingerprint.py runs/dcgan            # prints one JSON line
-    python scripts/run_fingerprint.py runs/dcgan --against before.json
+    python scripts/run_fingerprint.py runs/dcgan        # one run folder's fingerprint, as JSON
+    python scripts/run_fingerprint.py --record          # train the four fast runs, store their fingerprints
+
+The bytes depend on the machine and the library versions, so the stored fingerprints say where they were
+made (``environment``), and ``tests/test_run_fingerprint.py`` compares only in that environment.
 """
 
 from __future__ import annotations
@@ -10,9 +14,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import platform
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+STORED = ROOT / "tests" / "run_fingerprints.json"
+MODELS = ("dcgan", "cgan", "wgan-gp", "sngan")
 # metrics.json keys that vary from run to run on the same bytes: timings and the machine's description
 VOLATILE = ("wall_time_s", "wall_time_parts_s", "cluster_seconds", "images_per_second", "device", "versions")
 
@@ -25,28 +35,50 @@ def fingerprint(run: Path) -> dict:
 
     metrics = json.loads((run / "metrics.json").read_text())
     stable = {k: v for k, v in metrics.items() if k not in VOLATILE}
-    weights = keras.models.load_model(run / "generator.keras").get_weights()
     digest = hashlib.sha256()
-    for w in weights:
+    for w in keras.models.load_model(run / "generator.keras").get_weights():
         digest.update(str(w.shape).encode() + w.tobytes())
     return {"samples.png": hashlib.sha256((run / "samples.png").read_bytes()).hexdigest(),
             "metrics.json": hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest(),
             "generator weights": digest.hexdigest()}
 
 
+def environment() -> dict:
+    """What the bytes depend on: the libraries' versions, the processor and its instruction sets."""
+    from gan_helpers import config
+
+    flags = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
+    return {**config.versions(), "machine": platform.machine(),
+            "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16]}
+
+
+def train_fast(model: str, out: Path) -> Path:
+    """``python -m gan_helpers train --fast --seed 42 --model MODEL --out OUT`` in a child process."""
+    proc = subprocess.run([sys.executable, "-m", "gan_helpers", "train", "--fast", "--seed", "42", "--model",
+                           model, "--source", "bundled", "--out", str(out), "--quiet"], cwd=ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"the fast {model} run failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a folder written by python -m gan_helpers train")
-    parser.add_argument("--against", type=Path, help="a fingerprint saved earlier: exit 1 if they differ")
+    parser.add_argument("run", type=Path, nargs="?", help="a folder written by python -m gan_helpers train")
+    parser.add_argument("--record", action="store_true", help=f"train the fast runs, write {STORED.name}")
     args = parser.parse_args(argv)
-    now = fingerprint(args.run)
-    print(json.dumps(now))
-    if args.against:
-        before = json.loads(args.against.read_text())
-        differ = [k for k in now if now[k] != before.get(k)]
-        if differ:
-            print(f"differ: {', '.join(differ)}", file=sys.stderr)
-            return 1
+    if args.run:
+        print(json.dumps(fingerprint(args.run)))
+        return 0
+    if not args.record:
+        parser.error("give a run folder or --record")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {m: fingerprint(train_fast(m, Path(tmp) / m)) for m in MODELS}
+    STORED.write_text(json.dumps({"environment": environment(), "runs": runs}, indent=2) + "\n")
+    print(f"wrote {STORED}")
     return 0
 
 

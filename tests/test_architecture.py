@@ -347,3 +347,54 @@ def test_private_attribute_scan_flags_foreign_names_only(tmp_path):
     ]
     assert private_attribute_uses(package, allowed={"_in_multi_worker_mode"}) == [
         "pkg/uses.py:9  ._distribution_strategy", "pkg/uses.py:11  ._omit_frequent_tracing_warning"]
+
+
+# ------------------------------------------------------------------ the layers of CONTRIBUTING.md
+CONTRIBUTING = PACKAGE.parent / "CONTRIBUTING.md"
+
+
+def declared_layers(text: str) -> dict[str, int]:
+    """The layer table of CONTRIBUTING.md: top-level module (or subpackage) → layer."""
+    import re
+
+    return {name.rstrip("/"): int(layer)
+            for layer, name in re.findall(r"^\| (\d+) \| `([\w/]+)` \|", text, re.MULTILINE)}
+
+
+def _top(module: str) -> str:
+    """``gan_helpers.adversarial.threat`` → ``adversarial``; the package itself → ``""``."""
+    rel = module.removeprefix("gan_helpers").lstrip(".")
+    return rel.split(".")[0]
+
+
+def layer_violations(graph: dict[str, set[str]], layers: dict[str, int]) -> list[str]:
+    """Every import that does not go to a strictly lower layer (a subpackage's own modules may import
+    each other: the cycle test covers them). The package's ``__init__`` sits below every layer."""
+    def layer(module: str) -> int:
+        return -1 if _top(module) == "" else layers[_top(module)]
+
+    return sorted(f"{_top(a)} (layer {layer(a)}) imports {_top(b)} (layer {layer(b)})"
+                  for a, targets in graph.items() for b in targets
+                  if _top(a) != _top(b) and not layer(b) < layer(a))
+
+
+def test_every_module_is_in_the_layer_table():
+    layers = declared_layers(CONTRIBUTING.read_text())
+    modules = {_top(m) for m in import_graph(PACKAGE)} - {""}
+    assert not modules - set(layers), f"add to CONTRIBUTING.md's layer table: {sorted(modules - set(layers))}"
+    assert not set(layers) - modules, f"gone from the package: {sorted(set(layers) - modules)}"
+
+
+def test_every_import_goes_to_a_lower_layer():
+    bad = layer_violations(import_graph(PACKAGE), declared_layers(CONTRIBUTING.read_text()))
+    assert not bad, "imports against the layers of CONTRIBUTING.md:\n" + "\n".join(bad)
+
+
+def test_layer_check_catches_an_import_upwards_or_sideways():
+    layers = {"models": 1, "metrics": 1, "training": 2, "adversarial": 0}
+    graph = {"gan_helpers.training": {"gan_helpers.models"},
+             "gan_helpers.adversarial.attacks": {"gan_helpers.adversarial.threat"}}
+    assert layer_violations(graph, layers) == []
+    graph["gan_helpers.models"] = {"gan_helpers.training", "gan_helpers.metrics"}
+    assert layer_violations(graph, layers) == ["models (layer 1) imports metrics (layer 1)",
+                                               "models (layer 1) imports training (layer 2)"]

@@ -8,7 +8,7 @@ from gan_helpers import cli
 
 
 def gh_recipe():
-    from gan_helpers.training import DCGANRecipe
+    from gan_helpers.recipes import DCGANRecipe
 
     return DCGANRecipe()
 
@@ -43,10 +43,12 @@ def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
     (["--model", "cgan"], 0, 3000),
 ])
 def test_a_command_takes_the_main_jobs_steps_only_when_it_self_conditions(args, clusters, steps):
-    from gan_helpers.training import DEFAULT_STEPS, MAIN_JOB
+    from gan_helpers.jobs import MAIN_JOB
+    from gan_helpers.recipes import DEFAULT_STEPS
 
     assert (MAIN_JOB.steps, DEFAULT_STEPS) == (2500, 3000)   # the figures this table was written for
-    recipe = cli._recipe(cli.build_parser().parse_args(["train", *args]))
+    _, spec = cli.parse(["train", *args])
+    recipe = spec.recipe()
     assert (recipe.clusters, recipe.steps) == (clusters, steps)
 
 

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_helpers import cli, conditional, data, exercises, training
+from gan_helpers import cli, conditional, data, exercises, export, jobs, layers, recipes, training
 
 LATENT = 16
 
 
 def small_gan(head="projection", seed=0, **compile_kwargs):
-    recipe = training.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4)
+    recipe = recipes.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4)
     return conditional.build_conditional(recipe, head=head, seed=seed, **compile_kwargs)
 
 
@@ -55,7 +55,7 @@ def test_projection_logit_is_psi_plus_the_label_row_dot_the_features():
 
 def test_concat_discriminator_sees_the_label_as_one_hot_planes():
     x = np.zeros((3, 28, 28, 1), "float32")
-    planes = conditional.LabelPlanes(10)(x, np.array([2, 0, 9])).numpy()
+    planes = layers.LabelPlanes(10)(x, np.array([2, 0, 9])).numpy()
     assert planes.shape == (3, 28, 28, 10)
     np.testing.assert_array_equal(planes[:, 5, 7], np.eye(10)[[2, 0, 9]])
     np.testing.assert_array_equal(planes.sum(-1), 1)
@@ -81,8 +81,8 @@ def test_the_label_changes_the_outputs_and_its_effect_depends_on_the_image(head)
 def test_a_train_step_updates_both_networks_and_fakes_take_the_real_labels(small_images):
     gan = small_gan(run_eagerly=True, share_fakes=False)
     seen = []
-    generate = gan._generate
-    gan._generate = lambda n, cond, training=True: (seen.append(np.asarray(cond)), generate(n, cond))[1]
+    fakes = gan.fakes
+    gan.fakes = lambda n, cond, training=True: (seen.append(np.asarray(cond)), fakes(n, cond))[1]
     labels = np.arange(len(small_images)) % 10
     ds = data.resumable_dataset(small_images, 32, seed=0, labels=labels)
     before = [v.numpy().copy() for v in (gan.generator.trainable_variables[0],
@@ -101,7 +101,7 @@ def test_graph_mode_step_with_shared_fakes_and_a_gradient_penalty_runs(small_ima
     ds = data.resumable_dataset(small_images, 32, seed=0, labels=np.arange(len(small_images)) % 10)
     history = gan.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)
     assert all(np.isfinite(v).all() for v in history.history.values())
-    gan.calibrate_ema_batchnorm(n=64)
+    gan.ema.calibrate(gan.calibration_inputs(training.noise(64, gan.latent_dim, 0)))
     assert gan.generate(20, seed=0).shape == (20, 28, 28, 1)
 
 
@@ -117,7 +117,7 @@ def test_images_without_labels_and_unconditional_networks_are_refused(small_imag
 
 def test_saved_generator_takes_z_and_labels(tmp_path):
     gan = small_gan()
-    path = gan.save_generator(tmp_path / "generator.keras")
+    path = export.save_generator(gan.sampler, tmp_path / "generator.keras")
     loaded = keras.models.load_model(path)
     z, y = noise(6), np.array([0, 1, 2, 7, 8, 9])
     np.testing.assert_allclose(conditional.generate(loaded, z, y),
@@ -193,7 +193,7 @@ def test_exercise_checks_catch_wrong_answers():
 
     def own_concat(width, planes=True):   # Exercise 2's answer: the label planes join the image at the input
         x, y = keras.Input((28, 28, 1)), keras.Input((), dtype="int32")
-        extra = conditional.LabelPlanes(10)(x, y) if planes else keras.layers.Lambda(
+        extra = layers.LabelPlanes(10)(x, y) if planes else keras.layers.Lambda(
             lambda a: keras.ops.repeat(a, 10, axis=-1))(x)
         h = keras.layers.Concatenate()([x, extra])
         h = keras.layers.Conv2D(width, 4, strides=2, activation="relu")(h)
@@ -221,7 +221,7 @@ def test_cli_cgan_fast_run_writes_the_dcgan_files_with_a_class_grid(tmp_path, ca
     m = json.loads((out / "metrics.json").read_text())
     assert m["model"] == "cgan" and 0 <= m["quality"]["label_agreement"] <= 1
     assert len(m["quality"]["label_agreement_per_class"]) == 10
-    g = training.load_generator(out / "generator.keras", expect={"model": "cgan"})
+    g = export.load_generator(out / "generator.keras", expect={"model": "cgan"})
     z = np.random.default_rng(0).standard_normal((4, 64)).astype("float32")
     assert g([z, np.array([0, 3, 6, 9])]).shape == (4, 28, 28, 1)
     assert "Label agreement" in capsys.readouterr().out
@@ -235,7 +235,7 @@ def test_cli_refuses_an_unknown_model(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--model", "gan9000"])
     assert exc.value.code == 2
-    assert "invalid choice: 'gan9000'" in capsys.readouterr().err and "cgan" in cli.MODELS
+    assert "invalid choice: 'gan9000'" in capsys.readouterr().err and "cgan" in jobs.MODELS
 
 
 def test_class_grid_gif_frames_carry_their_epoch(tmp_path):

@@ -61,8 +61,8 @@ MUTATIONS = {
         ("plain_d = gh.models.build_mlp_discriminator(spectral_norm=False)",
          "plain_d = sn_d"),
         # WGAN-GP Algorithm 1: a trainer that shows one batch to every critic step must fail
-        ("fresh._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
-         "fresh._d_step = lambda real, *args: (seen.append(five_batches[-32:]), d_step(real, *args))[1]"),
+        ("fresh.d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
+         "fresh.d_step = lambda real, *args: (seen.append(five_batches[-32:]), d_step(real, *args))[1]"),
         # a hop counter that also counts moves between unsettled snapshots must fail the no-hop check
         ('"hops": gh.toy.find_hops(rec.steps, rec.coverage),',
          '"hops": gh.toy.find_hops(rec.steps, rec.coverage, min_share=0.01),'),
@@ -77,7 +77,7 @@ MUTATIONS = {
          "np.testing.assert_allclose(float(gh.losses.generator_loss_nonsaturating(l_f)),\n"
          "                           np.mean(np.log(1 - sig(l_f)))"),                                # (3)
         # self-conditioning: the cluster code's shares (6), and the move of z₁ into a band (7)
-        ("code = gh.selfcond.ClusterCode(shares)", "code = gh.selfcond.ClusterCode(shares[::-1])"),
+        ("code = gh.layers.ClusterCode(shares)", "code = gh.layers.ClusterCode(shares[::-1])"),
         ('c_eq6 = np.searchsorted(Pi[1:-1], ndtr(z[:, 0]), side="right")',
          'c_eq6 = np.searchsorted(Pi[1:-1], ndtr(z[:, 1]), side="right")'),            # (6): wrong coordinate
         ("z1_eq7 = ndtri(Pi[wanted] + shares[wanted] * ndtr(z[:, 0]))",
@@ -106,8 +106,8 @@ MUTATIONS = {
         ("np.testing.assert_allclose(penalty, (norm - 1) ** 2, rtol=1e-4)",
          "np.testing.assert_allclose(penalty, abs(norm - 1), rtol=1e-4)"),            # (4)
         # Algorithm 1: a trainer that shows one batch to every critic step must fail
-        ("wgan_probe._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
-         "wgan_probe._d_step = lambda real, *args: (seen.append(five_batches[-64:]), "
+        ("wgan_probe.d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
+         "wgan_probe.d_step = lambda real, *args: (seen.append(five_batches[-64:]), "
          "d_step(real, *args))[1]"),
         ("np.testing.assert_allclose(np.maximum(0, 1 - real_scores).mean() + "
          "np.maximum(0, 1 + fake_scores).mean(),",

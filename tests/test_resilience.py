@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_helpers import cli, training
+from gan_helpers import checkpoint, cli, divergence, export, faults, recipes, training
 
 EPOCHS, STEPS = 4, 10
 ARGS = ["--fast", "--source", "bundled", "--width", "4", "--latent-dim", "8", "--d-width", "8",
@@ -35,7 +35,7 @@ def command(out: Path, epochs: int = EPOCHS) -> list[str]:
 def environment(**extra: str) -> dict:
     """The test's environment as a user's: no test hook, and TensorFlow's log level not set (conftest
     sets one), so that the CLI filters TensorFlow's start-up lines as it does for a user."""
-    drop = (training.PAUSE_ENV, cli.NAN_ENV, "TF_CPP_MIN_LOG_LEVEL")
+    drop = (faults.PAUSE_ENV, faults.NAN_ENV, "TF_CPP_MIN_LOG_LEVEL")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
@@ -51,7 +51,7 @@ def run_and_kill(out: Path, pause: str, log: Path) -> str:
     marker.unlink(missing_ok=True)                            # the previous kill's, if any
     with open(log, "w") as f:
         proc = subprocess.Popen(command(out), stdout=f, stderr=subprocess.STDOUT,
-                                env=environment(**{training.PAUSE_ENV: pause}))
+                                env=environment(**{faults.PAUSE_ENV: pause}))
         deadline = time.time() + 300
         while not marker.exists():
             if proc.poll() is not None or time.time() > deadline:
@@ -71,7 +71,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def weights_of(out: Path) -> list[np.ndarray]:
-    return training.load_generator(out / "generator.keras").get_weights()
+    return export.load_generator(out / "generator.keras").get_weights()
 
 
 def state_of(ckpt: Path) -> dict[str, np.ndarray]:
@@ -104,14 +104,14 @@ def check_recoverable(out: Path) -> int:
     after the repair the next start does (on a copy) it loads, with history and frames to its epoch."""
     ckpt = out / "checkpoint"
     if ckpt.exists():
-        assert training._complete(ckpt), "a half-written checkpoint was in place"
+        assert checkpoint._complete(ckpt), "a half-written checkpoint was in place"
     copy = out.with_name(out.name + "_copy")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(out, copy)
-    training.recover_checkpoint(copy / "checkpoint")
+    checkpoint.recover(copy / "checkpoint")
     if not (copy / "checkpoint").exists():
         return 0
-    epoch = training.read_checkpoint_meta(copy / "checkpoint")["epoch"]
+    epoch = checkpoint.read_meta(copy / "checkpoint")["epoch"]
     assert all(np.isfinite(a).all() for a in state_of(copy / "checkpoint").values())
     history = json.loads((copy / "checkpoint" / "history.json").read_text())
     assert {len(v) for v in history.values()} == {epoch * STEPS}
@@ -182,29 +182,29 @@ def test_a_complete_tmp_is_used_and_a_half_written_one_deleted(gan, tmp_path):
     gan.save_state(ckpt, 1)
     gan.save_state(tmp_path / "newer", 2)
     (tmp_path / "newer").rename(tmp_path / "checkpoint.tmp")   # complete, not yet swapped in
-    assert "used the complete checkpoint.tmp" in training.recover_checkpoint(ckpt)
-    assert training.read_checkpoint_meta(ckpt)["epoch"] == 2 and os.listdir(tmp_path) == ["checkpoint"]
+    assert "used the complete checkpoint.tmp" in checkpoint.recover(ckpt)
+    assert checkpoint.read_meta(ckpt)["epoch"] == 2 and os.listdir(tmp_path) == ["checkpoint"]
 
     gan.save_state(tmp_path / "half", 3)
     raw = (tmp_path / "half" / "state.npz").read_bytes()
     (tmp_path / "half" / "state.npz").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "half").rename(tmp_path / "checkpoint.tmp")     # meta.json there, state.npz cut short
-    assert "deleted the half-written checkpoint.tmp" in training.recover_checkpoint(ckpt)
-    assert training.read_checkpoint_meta(ckpt)["epoch"] == 2 and os.listdir(tmp_path) == ["checkpoint"]
-    assert training.recover_checkpoint(ckpt) is None
+    assert "deleted the half-written checkpoint.tmp" in checkpoint.recover(ckpt)
+    assert checkpoint.read_meta(ckpt)["epoch"] == 2 and os.listdir(tmp_path) == ["checkpoint"]
+    assert checkpoint.recover(ckpt) is None
 
 
 def test_an_old_checkpoint_is_restored_when_none_is_in_place_and_deleted_otherwise(gan, tmp_path):
     ckpt = tmp_path / "checkpoint"
     gan.save_state(ckpt, 1)
     ckpt.rename(tmp_path / "checkpoint.old")                   # killed after the first rename
-    assert "restored checkpoint.old" in training.recover_checkpoint(ckpt)
-    assert training.read_checkpoint_meta(ckpt)["epoch"] == 1 and os.listdir(tmp_path) == ["checkpoint"]
+    assert "restored checkpoint.old" in checkpoint.recover(ckpt)
+    assert checkpoint.read_meta(ckpt)["epoch"] == 1 and os.listdir(tmp_path) == ["checkpoint"]
     shutil.copytree(ckpt, tmp_path / "checkpoint.old")
     gan.save_state(ckpt, 2)                                    # save_state removes a stale .old too
     shutil.copytree(ckpt, tmp_path / "checkpoint.old")
-    assert "deleted the superseded checkpoint.old" in training.recover_checkpoint(ckpt)
-    assert training.read_checkpoint_meta(ckpt)["epoch"] == 2 and os.listdir(tmp_path) == ["checkpoint"]
+    assert "deleted the superseded checkpoint.old" in checkpoint.recover(ckpt)
+    assert checkpoint.read_meta(ckpt)["epoch"] == 2 and os.listdir(tmp_path) == ["checkpoint"]
 
 
 # ----------------------------------------------------------------------------- NaN and divergence
@@ -213,7 +213,7 @@ def test_nan_stops_at_that_step_names_the_cause_and_keeps_checkpoint_and_outputs
     shutil.copytree(straight, out)
     before = snapshot(out)
     bad_step = EPOCHS * STEPS + 5                              # epoch 5, step 5, after resuming
-    proc = run_to_end(out, EPOCHS + 2, **{cli.NAN_ENV: str(bad_step)})
+    proc = run_to_end(out, EPOCHS + 2, **{faults.NAN_ENV: str(bad_step)})
     assert proc.returncode == 3, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -228,30 +228,28 @@ def test_nan_stops_at_that_step_names_the_cause_and_keeps_checkpoint_and_outputs
         with Image.open(out / name) as im:
             im.load()
     json.loads((out / "metrics.json").read_text())
-    assert training.load_generator(out / "generator.keras") is not None
-    assert training.read_checkpoint_meta(out / "checkpoint")["epoch"] == EPOCHS
+    assert export.load_generator(out / "generator.keras") is not None
+    assert checkpoint.read_meta(out / "checkpoint")["epoch"] == EPOCHS
 
 
 def test_nan_guard_raises_at_the_first_bad_step_in_python(gan, small_images):
     import tensorflow as tf
 
-    from gan_helpers import callbacks
-
     x = small_images[:96].copy()
     x[64:] = np.inf                                            # the third batch of 32
     ds = tf.data.Dataset.from_tensor_slices(x).batch(32)
-    with pytest.raises(training.TrainingDiverged) as info:
-        gan.fit(ds, epochs=2, verbose=0, callbacks=[callbacks.NaNGuard()])
+    with pytest.raises(divergence.TrainingDiverged) as info:
+        gan.fit(ds, epochs=2, verbose=0, callbacks=[divergence.NaNGuard()])
     assert info.value.step == 3 and info.value.loss == "d_loss" and not np.isfinite(info.value.value)
     assert "d_loss became nan at step 3. Likely cause: the learning rate (0.0002)" in str(info.value)
 
 
 def test_divergence_cause_puts_the_likely_one_first():
-    assert training.divergence_cause(1e6).startswith("the learning rate (1e+06) may be too high")
-    assert training.divergence_cause(2e-4, mixed_precision=True).startswith("under mixed precision the "
-                                                                             "loss scale")
-    assert training.divergence_cause(2e-4, custom_loss=True).startswith("a loss given probabilities")
-    assert training.divergence_cause(2e-4).startswith("the learning rate")
+    assert divergence.divergence_cause(1e6).startswith("the learning rate (1e+06) may be too high")
+    assert divergence.divergence_cause(2e-4, mixed_precision=True).startswith("under mixed precision the "
+                                                                               "loss scale")
+    assert divergence.divergence_cause(2e-4, custom_loss=True).startswith("a loss given probabilities")
+    assert divergence.divergence_cause(2e-4).startswith("the learning rate")
 
 
 def test_checkpoint_callback_skips_an_epoch_with_non_finite_losses(gan, tmp_path):
@@ -261,7 +259,7 @@ def test_checkpoint_callback_skips_an_epoch_with_non_finite_losses(gan, tmp_path
     ckpt.set_model(gan)
     ckpt.on_epoch_end(0, {"d_loss": 0.7, "g_loss": 0.8})
     ckpt.on_epoch_end(1, {"d_loss": float("nan"), "g_loss": 0.8})
-    assert training.read_checkpoint_meta(tmp_path / "ckpt")["epoch"] == 1 and ckpt.last_epoch == 1
+    assert checkpoint.read_meta(tmp_path / "ckpt")["epoch"] == 1 and ckpt.last_epoch == 1
 
 
 # ----------------------------------------------------------------------------- reproducibility
@@ -384,7 +382,7 @@ PYTHON_CASES = [
                  r"wasserstein, hinge"),
     ("an unknown toy data set name", lambda ws: __import__("gan_helpers.toy").toy.toy_dataset("circle"),
      ValueError, r"toy dataset 'circle' is not known"),
-    ("an unknown recipe setting", lambda ws: training.DCGANRecipe().replace(widht=8), ValueError,
+    ("an unknown recipe setting", lambda ws: recipes.DCGANRecipe().replace(widht=8), ValueError,
      r"unknown recipe settings \['widht'\]; known: latent_dim"),
     ("NaN images handed to the feature net", _feature_net_nan, ValueError, r"images contain NaN or inf"),
     ("a checkpoint that is empty", lambda ws: _load(ws, "empty"), FileNotFoundError,
@@ -430,9 +428,9 @@ def workspace(tmp_path_factory) -> Path:
     from gan_helpers import config, models
 
     ws = tmp_path_factory.mktemp("workspace")
-    args = cli.build_parser().parse_args([*CLI, "--out", str(ws / "good_run")])
-    meta = {**cli._run_config(args), "seed": args.seed, "train_images": 1280, "steps_per_epoch": 10}
-    gan = cli._recipe(args).replace(clusters=0).build(seed=args.seed)   # the weights are never loaded
+    _, spec = cli.parse([*CLI, "--out", str(ws / "good_run")])
+    meta = {**spec.run_config(), "seed": spec.seed, "train_images": 1280, "steps_per_epoch": 10}
+    gan = spec.recipe().replace(clusters=0).build(seed=spec.seed)   # the weights are never loaded
     gan.save_state(ws / "good_run" / "checkpoint", 2, meta, {"history": {"g_loss": [0.5] * 20}})
     config.set_seed(0)
     small = training.GAN(models.build_generator(8, 4), models.build_discriminator(4), seed=0)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_helpers import cli, data, selfcond, training
+from gan_helpers import cli, data, export, jobs, layers, recipes, selfcond, training
 
 LATENT = 16
 
@@ -30,8 +30,8 @@ def small_clusters(x, k=3):
 
 
 def small_gan(clusters, seed=0, **compile_kwargs):
-    recipe = training.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4, clusters=clusters.k)
-    return recipe.build(seed=seed, clusters=clusters, **compile_kwargs)
+    recipe = recipes.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4, clusters=clusters.k)
+    return selfcond.build_self_conditioned(recipe, clusters, seed, **compile_kwargs)
 
 
 def test_kmeans_finds_separated_groups_and_is_deterministic():
@@ -52,7 +52,7 @@ def test_kmeans_finds_separated_groups_and_is_deterministic():
 
 def test_cluster_code_draws_clusters_with_the_data_shares_and_noise_for_inverts_it():
     freqs = [0.2, 0.5, 0.1, 0.2]
-    code = selfcond.ClusterCode(freqs)
+    code = layers.ClusterCode(freqs)
     z = np.random.default_rng(0).standard_normal((200_000, 5)).astype("float32")
     style, c = code(z)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(style), z[:, 1:])   # the style is z₂…z_d
@@ -71,16 +71,16 @@ def test_cluster_code_draws_clusters_with_the_data_shares_and_noise_for_inverts_
 def test_a_train_step_gives_each_fake_the_cluster_of_a_real_image(small_images):
     clusters = small_clusters(small_images, 3)
     gan = small_gan(clusters)
-    code = selfcond._cluster_code(gan.generator)
+    code = selfcond.cluster_code(gan.generator)
     ds = data.resumable_dataset(small_images, 32, seed=0, labels=clusters.labels)
     cond = next(iter(ds))[1].numpy()
     z = np.random.default_rng(0).standard_normal((32, LATENT)).astype("float32")
     gan.sample_noise = lambda n: z                    # fix the noise the hook draws
     moved = code.noise_for(z, cond)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(code(moved)[1]), cond)
-    fakes = keras.ops.convert_to_numpy(gan._generate(32, cond, training=False))
+    fakes = keras.ops.convert_to_numpy(gan.fakes(32, cond, training=False))
     np.testing.assert_allclose(fakes, keras.ops.convert_to_numpy(gan.generator(moved)), atol=1e-6)
-    other = keras.ops.convert_to_numpy(gan._generate(32, (cond + 1) % 3, training=False))
+    other = keras.ops.convert_to_numpy(gan.fakes(32, (cond + 1) % 3, training=False))
     assert np.abs(other - fakes).max() > 1e-4         # the cluster reaches the image
     del gan.sample_noise
     before = [w.copy() for w in gan.generator.get_weights()]
@@ -94,7 +94,7 @@ def test_saved_generator_takes_z_alone_and_reloads_the_same(tmp_path):
     clusters = small_clusters(x)
     gan = small_gan(clusters)
     gan.fit(data.resumable_dataset(x, 30, labels=clusters.labels), epochs=1, steps_per_epoch=2, verbose=0)
-    path = gan.save_generator(tmp_path / "g.keras")
+    path = export.save_generator(gan.sampler, tmp_path / "g.keras")
     g = keras.models.load_model(path)
     assert g.input_shape == (None, LATENT)
     z = np.random.default_rng(0).standard_normal((6, LATENT)).astype("float32")
@@ -106,35 +106,39 @@ def test_saved_generator_takes_z_alone_and_reloads_the_same(tmp_path):
 def test_recipe_and_clusters_must_agree():
     x, _ = blobs()
     clusters = small_clusters(x)
-    recipe = training.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4, clusters=5)
+    recipe = recipes.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4, clusters=5)
+    with pytest.raises(ValueError, match=r"self-conditions on 5 clusters .* build it with "
+                                         r"gh\.jobs\.gan_and_data.*recipe\.replace\(clusters=0\)"):
+        recipe.build(seed=0)                            # the recipe alone builds only the plain DCGAN
     with pytest.raises(ValueError, match="self-conditions on 5 clusters .* pass clusters="):
-        recipe.build(seed=0)
+        jobs.build_gan("dcgan", recipe, 0)
     with pytest.raises(ValueError, match="the recipe asks for 5 clusters but 3 were given"):
-        recipe.build(seed=0, clusters=clusters)
+        jobs.build_gan("dcgan", recipe, 0, clusters)
     with pytest.raises(ValueError, match="ClusterCode has 3 clusters but n_classes is 4"):
         selfcond.SelfConditionedGAN(selfcond.build_self_conditioned_generator(LATENT, 4, clusters.freqs),
                                     selfcond.build_conditional_discriminator(4, n_classes=4), n_classes=4)
-    assert not isinstance(training.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4).build(),
-                          selfcond.SelfConditionedGAN)   # clusters=0: the plain DCGAN
+    plain = recipes.DCGANRecipe().replace(latent_dim=LATENT, g_width=4, d_width=4)
+    assert not isinstance(plain.build(), selfcond.SelfConditionedGAN)   # clusters=0: the plain DCGAN
+    assert not isinstance(jobs.build_gan("dcgan", plain), selfcond.SelfConditionedGAN)
 
 
 def test_cli_main_job_self_conditions_and_records_it(tmp_path, capsys):
     out = tmp_path / "dcgan"
     assert cli.main(["train", "--fast", "--source", "bundled", "--out", str(out), "--width", "8",
                      "--quiet"]) == 0
-    assert f"Self-conditioning on {selfcond.MAIN_JOB_CLUSTERS} k-means clusters" in capsys.readouterr().out
+    assert f"Self-conditioning on {jobs.MAIN_JOB.clusters} k-means clusters" in capsys.readouterr().out
     m = json.loads((out / "metrics.json").read_text())
-    assert m["clusters"] == selfcond.MAIN_JOB_CLUSTERS and m["cluster_seconds"] >= 0
+    assert m["clusters"] == jobs.MAIN_JOB.clusters and m["cluster_seconds"] >= 0
     record = json.loads((out / "generator.json").read_text())
-    assert record["recipe"]["clusters"] == selfcond.MAIN_JOB_CLUSTERS and record["inputs"] == "z"
+    assert record["recipe"]["clusters"] == jobs.MAIN_JOB.clusters and record["inputs"] == "z"
     # a fresh process loads it through the package, which registers the cluster-code layer
-    code = (f"import gan_helpers as gh; g = gh.training.load_generator({str(out / 'generator.keras')!r}); "
+    code = (f"import gan_helpers as gh; g = gh.export.load_generator({str(out / 'generator.keras')!r}); "
             "print(g.input_shape)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "(None, 64)" in proc.stdout, proc.stderr[-2000:]
     # resuming with another k is refused in one line; --clusters does not apply to other models
     assert cli.main(["train", "--fast", "--source", "bundled", "--out", str(out), "--width", "8",
                      "--quiet", "--clusters", "0", "--epochs", "3"]) == 2
-    assert f"clusters: checkpoint {selfcond.MAIN_JOB_CLUSTERS}, now 0" in capsys.readouterr().err
+    assert f"clusters: checkpoint {jobs.MAIN_JOB.clusters}, now 0" in capsys.readouterr().err
     assert cli.main(["train", "--model", "cgan", "--clusters", "5", "--out", str(tmp_path / "c")]) == 2
     assert "--clusters applies to --model dcgan only" in capsys.readouterr().err

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_helpers import config, data, models, training
+from gan_helpers import checkpoint, config, data, export, models, recipes, training
 
 
 def make_gan(seed=0, latent_dim=8, width=4, **compile_kwargs):
@@ -48,32 +48,33 @@ def test_generate_is_seeded_and_in_range():
 
 def test_generator_saves_and_loads_as_keras_file(tmp_path):
     gan = make_gan()
-    path = gan.save_generator(tmp_path / "g.keras")
+    path = export.save_generator(gan.sampler, tmp_path / "g.keras")
     z = np.random.default_rng(0).standard_normal((4, 8)).astype("float32")
-    np.testing.assert_allclose(training.generate_from(training.load_generator(path), z),
+    np.testing.assert_allclose(training.generate_from(export.load_generator(path), z),
                                training.generate_from(gan.generator, z), atol=1e-6)
     with pytest.raises(ValueError, match=".keras"):
-        gan.save_generator(tmp_path / "g.h5")
+        export.save_generator(gan.sampler, tmp_path / "g.h5")
     with pytest.raises(FileNotFoundError, match="make train"):
-        training.load_generator(tmp_path / "missing.keras")
+        export.load_generator(tmp_path / "missing.keras")
 
 
 def test_a_saved_generator_records_what_made_it_and_a_stale_one_is_refused(tmp_path):
     gan = make_gan()
-    recipe = training.recipe_record(training.DCGANRecipe())
-    path = gan.save_generator(tmp_path / "g.keras", provenance={"recipe": recipe, "data_source": "bundled"})
-    assert training.load_generator(path, expect={"recipe": recipe, "data_source": "bundled"}) is not None
-    other = training.recipe_record(training.DCGANRecipe().replace(lr=1e-4))
-    with pytest.raises(training.ProvenanceError, match=r"recipe is .*expected"):
-        training.load_generator(path, expect={"recipe": other})
-    with pytest.raises(training.ProvenanceError, match="data_source is 'bundled', expected 'keras'"):
-        training.load_generator(path, expect={"data_source": "keras"})
-    gan.save_generator(path)                       # saved again without a record: the old one goes
-    with pytest.raises(training.ProvenanceError, match="no provenance record"):
-        training.load_generator(path, expect={"data_source": "bundled"})
-    training.provenance_path(path).write_text("{not json")
-    with pytest.raises(training.ProvenanceError, match="not readable JSON"):
-        training.load_generator(path, expect={"data_source": "bundled"})
+    recipe = recipes.DCGANRecipe().record()
+    path = export.save_generator(gan.sampler, tmp_path / "g.keras",
+                                 provenance={"recipe": recipe, "data_source": "bundled"})
+    assert export.load_generator(path, expect={"recipe": recipe, "data_source": "bundled"}) is not None
+    other = recipes.DCGANRecipe().replace(lr=1e-4).record()
+    with pytest.raises(export.ProvenanceError, match=r"recipe is .*expected"):
+        export.load_generator(path, expect={"recipe": other})
+    with pytest.raises(export.ProvenanceError, match="data_source is 'bundled', expected 'keras'"):
+        export.load_generator(path, expect={"data_source": "keras"})
+    export.save_generator(gan.sampler, path)       # saved again without a record: the old one goes
+    with pytest.raises(export.ProvenanceError, match="no provenance record"):
+        export.load_generator(path, expect={"data_source": "bundled"})
+    export.provenance_path(path).write_text("{not json")
+    with pytest.raises(export.ProvenanceError, match="not readable JSON"):
+        export.load_generator(path, expect={"data_source": "bundled"})
 
 
 def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(small_images, tmp_path):
@@ -87,7 +88,7 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(small_images, t
     first.save_state(tmp_path / "ckpt", epoch=1, meta={"note": "x"})
     resumed = make_gan(seed=99)  # different init and RNG: everything must come from the checkpoint
     meta = resumed.load_state(tmp_path / "ckpt")
-    assert meta == {"epoch": 1, "format": training.CHECKPOINT_FORMAT, "note": "x"}
+    assert meta == {"epoch": 1, "format": checkpoint.CHECKPOINT_FORMAT, "note": "x"}
     resumed.fit(ds, epochs=2, initial_epoch=1, verbose=0)
     for a, b in zip(straight.generator.get_weights() + straight.discriminator.get_weights(),
                     resumed.generator.get_weights() + resumed.discriminator.get_weights()):
@@ -146,7 +147,7 @@ def make_ema_gan(seed=0, decay=0.999, **compile_kwargs):
 
 def test_ema_warm_up_forgets_the_random_initial_weights():
     gan = make_ema_gan(decay=0.999)
-    rates = np.array([float(gan.ema_rate(t)) for t in range(3000)])
+    rates = np.array([float(gan.ema.rate(t)) for t in range(3000)])
     np.testing.assert_allclose(rates[:3], [1 / 10, 2 / 11, 3 / 12], rtol=1e-6)
     assert rates.max() <= 0.999 + 1e-7 and rates[-1] == pytest.approx(min(0.999, 3000 / 3009), rel=1e-6)
     # the share of the initial weights left in the average is the product of the rates
@@ -156,14 +157,14 @@ def test_ema_warm_up_forgets_the_random_initial_weights():
 
 def test_ema_update_is_the_warmed_up_moving_average():
     gan = make_ema_gan()
-    init = [v.numpy().copy() for v in gan.ema_generator.trainable_variables]
+    init = [v.numpy().copy() for v in gan.ema.model.trainable_variables]
     w1 = [np.full(v.shape, 1.0, "float32") for v in gan.generator.trainable_variables]
     w2 = [np.full(v.shape, 3.0, "float32") for v in gan.generator.trainable_variables]
     for w in (w1, w2):
         for var, value in zip(gan.generator.trainable_variables, w):
             var.assign(value)
-        gan._update_ema()
-    for avg, a0 in zip(gan.ema_generator.trainable_variables, init):
+        gan.ema.update(gan.generator)
+    for avg, a0 in zip(gan.ema.model.trainable_variables, init):
         expected = (2 / 11) * (0.1 * a0 + 0.9 * 1.0) + (9 / 11) * 3.0
         np.testing.assert_allclose(avg.numpy(), expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="ema_decay"):
@@ -174,19 +175,19 @@ def test_ema_is_what_is_sampled_saved_and_checkpointed(small_images, tmp_path):
     ds = data.make_dataset(small_images[:128], 32, shuffle=False)
     gan = make_ema_gan(seed=3)
     gan.fit(ds, epochs=1, verbose=0)
-    assert gan.sampler is gan.ema_generator
+    assert gan.sampler is gan.ema.model
     assert any(not np.allclose(a, b) for a, b in zip(gan.generator.get_weights(),
-                                                       gan.ema_generator.get_weights()))
+                                                       gan.ema.model.get_weights()))
     z = np.random.default_rng(0).standard_normal((4, 8)).astype("float32")
-    saved = training.load_generator(gan.save_generator(tmp_path / "g.keras"))
+    saved = export.load_generator(export.save_generator(gan.sampler, tmp_path / "g.keras"))
     np.testing.assert_allclose(training.generate_from(saved, z),
-                               training.generate_from(gan.ema_generator, z), atol=1e-6)
+                               training.generate_from(gan.ema.model, z), atol=1e-6)
     gan.save_state(tmp_path / "ckpt", epoch=1)
     other = make_ema_gan(seed=9)
     other.load_state(tmp_path / "ckpt")
-    for a, b in zip(gan.ema_generator.get_weights(), other.ema_generator.get_weights()):
+    for a, b in zip(gan.ema.model.get_weights(), other.ema.model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert float(other.ema_updates) == 4.0
+    assert float(other.ema.updates) == 4.0
     plain = training.GAN(models.build_generator(8, 4), models.build_discriminator(4, dropout=0.0))
     plain.compile(*training.make_optimizers())
     plain.save_state(tmp_path / "plain", epoch=1)
@@ -196,17 +197,17 @@ def test_ema_is_what_is_sampled_saved_and_checkpointed(small_images, tmp_path):
 
 def test_batchnorm_calibration_gives_the_average_its_own_statistics():
     gan = make_ema_gan()
-    for var in gan.ema_generator.trainable_variables:          # an average unlike G
+    for var in gan.ema.model.trainable_variables:          # an average unlike G
         var.assign(var * 1.5 + 0.1)
     z = np.random.default_rng(0).standard_normal((2048, 8)).astype("float32")
-    batch_mode = gan.ema_generator(z, training=True).numpy()
-    stale = training.generate_from(gan.ema_generator, z)
-    gan.calibrate_ema_batchnorm(n=2048, seed=0)
-    calibrated = training.generate_from(gan.ema_generator, z)
+    batch_mode = gan.ema.model(z, training=True).numpy()
+    stale = training.generate_from(gan.ema.model, z)
+    gan.ema.calibrate(gan.calibration_inputs(training.noise(2048, gan.latent_dim, 0)))
+    calibrated = training.generate_from(gan.ema.model, z)
     # inference with the recomputed statistics equals normalising by that batch's own statistics
     np.testing.assert_allclose(calibrated, batch_mode, atol=2e-4)
     assert np.abs(stale - batch_mode).mean() > 10 * np.abs(calibrated - batch_mode).mean()
-    assert all(bn.momentum == 0.99 for bn in gan.ema_generator.layers
+    assert all(bn.momentum == 0.99 for bn in gan.ema.model.layers
                if isinstance(bn, keras.layers.BatchNormalization))   # momentum restored
 
 
@@ -244,16 +245,16 @@ def test_shared_fakes_step_is_d_then_g_on_one_generator_pass(small_images):
 
 
 def test_recipe_builds_the_documented_gan_and_refuses_unknown_settings():
-    r = training.DCGANRecipe()
+    r = recipes.DCGANRecipe()
     gan = r.replace(g_width=4, d_width=4).build(seed=0)
-    assert gan.ema_decay == r.ema_decay and gan.latent_dim == r.latent_dim
+    assert gan.ema.decay == r.ema_decay and gan.latent_dim == r.latent_dim
     assert float(gan.g_optimizer.learning_rate) == pytest.approx(r.lr)
     with pytest.raises(ValueError, match="unknown recipe settings"):
         r.replace(widht=3)
 
 
 def test_schedule_gives_the_same_step_budget_on_any_data_size():
-    assert training.schedule(8000, 64, 3000) == (24, 125)          # whole passes: 24 × 125
-    assert training.schedule(60000, 64, 3000) == (4, 750)          # full MNIST: 4 × 750, not 4 × 937
-    epochs, per_epoch = training.schedule(1000, 64, 3000)
+    assert recipes.schedule(8000, 64, 3000) == (24, 125)          # whole passes: 24 × 125
+    assert recipes.schedule(60000, 64, 3000) == (4, 750)          # full MNIST: 4 × 750, not 4 × 937
+    epochs, per_epoch = recipes.schedule(1000, 64, 3000)
     assert per_epoch == 15 and epochs * per_epoch >= 3000

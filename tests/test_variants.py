@@ -10,7 +10,8 @@ import tensorflow as tf
 from keras import layers
 
 from gan_helpers import cli, exercises, losses, models, variants
-from gan_helpers.training import GAN, DCGANRecipe
+from gan_helpers.recipes import DCGANRecipe
+from gan_helpers.training import GAN
 
 TINY = DCGANRecipe(latent_dim=8, g_width=4, d_width=4, batch_size=8)
 
@@ -68,8 +69,8 @@ def test_penalty_draws_one_alpha_per_sample_uniform_on_0_1():
 
 def critic_batches(gan: GAN, data: np.ndarray) -> list[np.ndarray]:
     """The real batches each critic update of one eager ``train_step`` saw."""
-    seen, d_step = [], gan._d_step
-    gan._d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]
+    seen, d_step = [], gan.d_step
+    gan.d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]
     gan.train_step(tf.constant(data))
     return seen
 
@@ -85,7 +86,9 @@ def test_each_critic_step_gets_its_own_real_batch(monkeypatch):
     assert recipe.rows_per_batch == 5 * 8
     assert fresh_per_critic_step(critic_batches(recipe.build(seed=0), data), data, 5)
     # a trainer that shows the last batch to every critic step must fail the same check
-    monkeypatch.setattr(GAN, "_real_batches", lambda self, real: [real[-8:]] * self.d_steps)
+    # (the labels' batches are split too: None for this unconditional GAN)
+    monkeypatch.setattr(GAN, "real_batches",
+                        lambda self, real: [None if real is None else real[-8:]] * self.d_steps)
     assert not fresh_per_critic_step(critic_batches(recipe.build(seed=0), data), data, 5)
 
 

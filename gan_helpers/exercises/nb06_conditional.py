@@ -53,7 +53,7 @@ def check_concat_discriminator(build: Callable) -> bool:
     ``LabelPlanes`` channels, in a model the learner builds (the library's own D is refused)."""
     import keras
 
-    from ..conditional import LabelPlanes
+    from ..layers import LabelPlanes
 
     model = _call(build, 8)
     if not isinstance(model, keras.Model):
