@@ -44,6 +44,11 @@ class SampleGrid(keras.callbacks.Callback):
             plots.write_gif(self.frames, self.gif_path)
 
 
+def step_values(means: dict[str, float], previous: dict[str, float], k: int) -> dict[str, float]:
+    """Step k's own values from Keras' running means over the epoch: k·mean_k − (k − 1)·mean_(k−1)."""
+    return {key: k * mean - (k - 1) * previous.get(key, 0.0) for key, mean in means.items()}
+
+
 class LossHistory(keras.callbacks.Callback):
     """Keeps every step's value of each metric. Keras reports a running mean within an epoch,
     so the value of step k is k·mean_k − (k − 1)·mean_(k−1)."""
@@ -57,12 +62,10 @@ class LossHistory(keras.callbacks.Callback):
         self._prev = {}
 
     def on_train_batch_end(self, batch, logs=None):
-        k = batch + 1
-        for key, mean in (logs or {}).items():
-            mean = float(mean)
-            value = k * mean - (k - 1) * self._prev.get(key, 0.0)
-            self._prev[key] = mean
+        means = {key: float(v) for key, v in (logs or {}).items()}
+        for key, value in step_values(means, self._prev, batch + 1).items():
             self.history.setdefault(key, []).append(value)
+        self._prev = means
 
     def plot(self, **kwargs):
         return plots.plot_losses(self.history, **kwargs)

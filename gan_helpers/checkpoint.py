@@ -163,33 +163,14 @@ def _complete(directory: Path) -> bool:
 
 
 class Resumable:
-    """What a ``training.GAN`` adds to be resumed: ``save_state`` and ``load_state`` of every variable
-    a resumed run needs (mixed into the GAN, which provides the networks, optimizers, RNG and average)."""
-
-    def state_groups(self) -> dict[str, list]:
-        """Every variable a resumed run needs, by group: weights and layer RNG states, both optimizers'
-        moments, the noise RNG and the weight average."""
-        if not hasattr(self, "d_optimizer"):
-            raise RuntimeError("compile() the GAN with its optimizers before save_state() or load_state()")
-        for opt, net in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
-            if not opt.built:
-                opt.build(net.trainable_variables)
-        groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables,
-                  "g_opt": self.g_optimizer.variables, "d_opt": self.d_optimizer.variables,
-                  "noise": [self.seed_generator.state]}
-        if self.ema is not None:
-            groups["ema"] = self.ema.model.variables + [self.ema.updates]
-        return groups
+    """``save_state`` and ``load_state`` for a model that lists its variables in ``state_groups()``
+    (``training.GAN`` does), so that a killed run resumes where it stopped."""
 
     def save_state(self, directory: str | os.PathLike, epoch: int, meta: dict | None = None,
                    extras: dict | None = None) -> Path:
-        """Checkpoint everything a resumed run needs, atomically (``save``)."""
+        """Checkpoint every variable a resumed run needs, atomically (``save``)."""
         return save(self.state_groups(), directory, epoch, meta, extras)
 
     def load_state(self, directory: str | os.PathLike) -> dict:
-        """Restore a checkpoint of ``save_state``; returns its meta (``meta["epoch"]``). The weight
-        average's batch-norm statistics are recalibrated before its next use."""
-        meta = restore(self.state_groups(), directory)
-        if self.ema is not None:
-            self.ema.forget_calibration()
-        return meta
+        """Restore a checkpoint of ``save_state``; returns its meta (``meta["epoch"]``)."""
+        return restore(self.state_groups(), directory)

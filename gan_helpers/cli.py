@@ -42,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .jobs import MAIN_JOB, MODELS
+    from .jobs import GENERATOR_LOSSES, MAIN_JOB, MODELS
     from .recipes import DCGANRecipe
 
     r = DCGANRecipe()
@@ -89,10 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dcgan only: self-condition G and D on K k-means clusters of the training "
                         "images (no labels; generator.keras still takes z alone); 0 trains the plain "
                         "DCGAN (default: 50 for dcgan, notebook 04, section 9)")
-    t.add_argument("--loss", choices=("nonsaturating", "minimax", "wasserstein", "hinge"), default=None,
-                   help="generator loss: nonsaturating or minimax for dcgan and cgan, wasserstein for "
-                        "wgan-gp, "
-                        "hinge for sngan (default: the model's own, nonsaturating for dcgan)")
+    t.add_argument("--loss", choices=GENERATOR_LOSSES, default=None,
+                   help="generator loss: " + "; ".join(f"{' or '.join(m.losses)} for {m.name}"
+                                                       for m in MODELS.values())
+                        + " (default: the model's own, the first named)")
     t.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED)
     t.add_argument("--out", type=Path, default=None,
                    help="output folder (default: runs/<model>, with _ for -: runs/dcgan, runs/wgan_gp…)")
@@ -118,22 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None = None):
-    """The command line as a frozen ``run.RunSpec`` (or ``run.RunError`` for a combination that does
-    not fit), with the command's name."""
+    """The ``train`` command line as a frozen ``run.RunSpec``, or ``run.RunError`` for settings that do
+    not fit together (argparse itself exits with status 2 on a malformed one)."""
     from .run import RunSpec
 
     args = vars(build_parser().parse_args(argv))
-    command = args.pop("command")
-    args.pop("verbose")
-    return command, RunSpec.resolve(**args)
+    for not_a_setting in ("command", "verbose"):   # train is the only command
+        args.pop(not_a_setting)
+    return RunSpec.resolve(**args)
 
 
 def main(argv: list[str] | None = None) -> int:
     from .run import RunError, report_error, train
 
     try:
-        _, spec = parse(argv)
-        train(spec)
+        train(parse(argv))
     except RunError as exc:
         return report_error(exc)
     return 0

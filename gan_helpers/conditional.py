@@ -83,12 +83,11 @@ def build_conditional_discriminator(width: int = 64, dropout: float = 0.0, head:
     return keras.Model([x, y], logit, name=name)
 
 
-class ConditionalGAN(GAN):
-    """``GAN`` trained on (images, labels) batches: G and D both see the label, and each fake takes
-    the label of a real image of the same batch, so D judges pairs (x, y). Only the hooks of ``GAN``
-    change; the training step is the same."""
+class LabelledCriticGAN(GAN):
+    """``GAN`` trained on (images, labels) batches whose D judges pairs (x, y): the D side that the
+    conditional and the self-conditioned GAN share. Only hooks of ``GAN`` change, never the step."""
 
-    label_inputs = ("generator", "discriminator")   # the networks that take [input, labels]
+    label_inputs = ("discriminator",)   # the networks that take [input, labels]
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, n_classes: int = N_CLASSES,
                  **kwargs):
@@ -107,21 +106,8 @@ class ConditionalGAN(GAN):
             raise ValueError(NO_LABELS)
         return data[0], ops.cast(data[1], "int32")
 
-    def fakes(self, n, cond, training=True):
-        return self.generator([self.sample_noise(n), cond], training=training)
-
     def discriminate(self, images, cond, training=True):
         return self.discriminator([images, cond], training=training)
-
-    def calibration_inputs(self, z):
-        return [z, np.arange(len(z), dtype="int32") % self.n_classes]
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def sample_labels(self, n: int, labels=None):
-        """Labels 0, 1, …, 9, 0, … in turn unless given (checked)."""
-        return np.arange(n) % self.n_classes if labels is None else check_labels(labels, n, self.n_classes)
 
     def check_data(self, x) -> None:
         """``GAN.check_data``, and data without labels are refused before any training."""
@@ -131,7 +117,24 @@ class ConditionalGAN(GAN):
         super().check_data(x)
 
 
-NO_LABELS = ("a ConditionalGAN trains on (images, labels) batches; the data hold images only. Use "
+class ConditionalGAN(LabelledCriticGAN):
+    """G sees the label too: each fake takes the label of a real image of the same batch, and the
+    saved generator takes [z, labels] (notebook 06)."""
+
+    label_inputs = ("generator", "discriminator")
+
+    def fakes(self, n, cond, training=True):
+        return self.generator([self.sample_noise(n), cond], training=training)
+
+    def calibration_inputs(self, z):
+        return [z, np.arange(len(z), dtype="int32") % self.n_classes]
+
+    def sample_labels(self, n: int, labels=None):
+        """Labels 0, 1, …, 9, 0, … in turn unless given (checked)."""
+        return np.arange(n) % self.n_classes if labels is None else check_labels(labels, n, self.n_classes)
+
+
+NO_LABELS = ("a conditional GAN trains on (images, labels) batches; the data hold images only. Use "
              "data.resumable_dataset(x, batch, labels=y).")
 
 

@@ -68,8 +68,14 @@ def logs_for_keras(logs: dict) -> dict:
     tf = _tf()
     strategy = tf.distribute.get_strategy()
     multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                    and bool(strategy.cluster_resolver.cluster_spec().jobs))   # TF_CONFIG names workers
+                    and workers_in(strategy.cluster_resolver.cluster_spec()) > 1)
     return {k: tf.reshape(v, [1]) for k, v in logs.items()} if multi_worker else logs
+
+
+def workers_in(cluster_spec) -> int:
+    """The worker processes a ``tf.train.ClusterSpec`` names (chief included): more than one is when
+    Keras reduces the logs across workers."""
+    return sum(cluster_spec.num_tasks(job) for job in ("chief", "worker") if job in cluster_spec.jobs)
 
 
 # ----------------------------------------------------------------------------- set-up

@@ -9,11 +9,13 @@ TensorFlow's ``ExponentialMovingAverage(num_updates=…)`` warm-up: a plain 0.99
 
 Averaged weights produce activations whose mean and variance differ from those that the raw network's
 batch-norm statistics tracked, so reusing those statistics washes the samples out. ``calibrated``
-recomputes them, lazily: only when the average has changed since the last calibration.
+recomputes them, lazily: only when some variable of the average changed since the last calibration
+(an update, a restored checkpoint, ``set_weights``…).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import keras
@@ -36,7 +38,7 @@ class WeightAverage(keras.layers.Layer):
         self.model.set_weights(network.get_weights())
         self.updates = self.add_weight(shape=(), initializer="zeros", dtype="float32", trainable=False,
                                        name="ema_updates")
-        self.calibrated_at: float | None = None   # the update count of the last calibration
+        self.calibrated_at: str | None = None   # digest of the variables right after the last calibration
         self.built = True
 
     def rate(self, t):
@@ -65,22 +67,30 @@ class WeightAverage(keras.layers.Layer):
         finally:
             for bn, m in zip(bns, momenta):
                 bn.momentum = m
-        self.calibrated_at = float(ops.convert_to_numpy(self.updates))
+        self.calibrated_at = self.digest()
 
     def calibrated(self, make_inputs: Callable[[], object]) -> keras.Model:
-        """The averaged network, calibrated on ``make_inputs()`` first if it changed since the last
-        calibration (or was never calibrated, or was restored from a checkpoint)."""
-        if self.calibrated_at != float(ops.convert_to_numpy(self.updates)):
+        """The averaged network, calibrated on ``make_inputs()`` first if any of its variables changed
+        since the last calibration (or it was never calibrated)."""
+        if self.calibrated_at is None or self.calibrated_at != self.digest():
             self.calibrate(make_inputs())
         return self.model
 
+    def digest(self) -> str:
+        """A fingerprint of every variable of the average (weights and batch-norm statistics): a
+        millisecond for the DCGAN's generator, so that no change escapes the lazy calibration."""
+        h = hashlib.blake2b(digest_size=16)
+        for v in self.model.variables:
+            h.update(ops.convert_to_numpy(v).tobytes())
+        return h.hexdigest()
+
     def forget_calibration(self) -> None:
-        """Mark the statistics as stale (after weights were assigned from outside, as on a restore)."""
+        """Mark the statistics as stale, so that the next ``calibrated`` recalibrates whatever changed."""
         self.calibrated_at = None
 
 
 def flat_layers(model: keras.Model):
-    """Every layer inside ``model``, nested models and wrappers included."""
+    """Every layer inside ``model``, nested models included."""
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):

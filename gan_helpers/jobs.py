@@ -25,7 +25,8 @@ class Model:
     name: str
     notebook: str
     losses: tuple[str, ...]
-    labels: str                  # "classes": the digits' labels; "clusters" when the recipe asks; "none"
+    labels: str                  # what batches carry: "classes" (the digits' labels), "clusters" (k-means
+                                 # clusters when the recipe asks: the main job), "none"
     grid: str                    # "samples": an 8×8 grid of samples; "classes": one row per class
     generator_inputs: str        # what generator.keras takes, for its provenance record
     variant: variants.VariantRecipe | None = None
@@ -55,6 +56,9 @@ MODELS = {m.name: m for m in (
     Model("wgan-gp", "07", ("wasserstein",), "none", "samples", "z", variants.WGAN_GP),
     Model("sngan", "07", ("hinge",), "none", "samples", "z", variants.SNGAN),
 )}
+
+
+GENERATOR_LOSSES = tuple(dict.fromkeys(loss for m in MODELS.values() for loss in m.losses))
 
 
 def model(name: str) -> Model:
@@ -88,7 +92,7 @@ def build_gan(name: str, recipe: DCGANRecipe, seed: int | None = None, clusters=
     if row.variant is not None:        # a variant's loss is its own: the one check_model_loss allows
         return row.variant.replace(base=recipe).build(seed=seed, **compile_kwargs)
     compile_kwargs.setdefault("g_loss_fn", loss)
-    if name == "cgan":
+    if row.labels == "classes":
         return conditional.build_conditional(recipe, seed=seed, **compile_kwargs)
     if recipe.clusters:
         return selfcond.build_self_conditioned(recipe, clusters, seed, **compile_kwargs)

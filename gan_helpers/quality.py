@@ -29,7 +29,7 @@ def measure(gan, digits, fast: bool, seed: int) -> dict:
     result = {"n": n, "feature_net": {"source": net.source, "test_accuracy": net.test_accuracy},
               "generator": row(gan.generate(n, seed=seed)), "real_vs_real_floor": row(real_b),
               "held_out_confident_share": m.confident_share(net.probs(real_a))}
-    if gan.samples_need_labels:   # does the digit match the label asked for?
+    if "generator" in gan.label_inputs:   # does the digit match the label asked for?
         agree = label_agreement(net, gan.sampler, n, seed)
         result.update(label_agreement=agree["agreement"], label_agreement_per_class=agree["per_class"])
     return result

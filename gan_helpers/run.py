@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ OUTPUTS = ("samples.png", "progress.gif", "losses.png", "generator.keras", "metr
 
 class RunError(Exception):
     """A run that cannot go on: one line for the user and the exit status (2: bad settings, 1: no
-    data, 3: diverged)."""
+    data, 3: diverged, 130: interrupted)."""
 
     def __init__(self, message: str, status: int = 2):
         super().__init__(" ".join(message.split()))
@@ -55,6 +55,9 @@ class Interrupted(RunError):
         return f"\n{self.args[0]}"
 
 
+_R = recipes.DCGANRecipe()   # the defaults of the sizes and rates
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Every setting of a run, parsed and checked once (``RunSpec.resolve``); frozen from then on."""
@@ -67,13 +70,13 @@ class RunSpec:
     source: str = "auto"
     steps: int | None = None
     epochs: int | None = None
-    batch_size: int = 64
-    latent_dim: int = 64
-    width: int = 32
-    d_width: int = 64
-    d_dropout: float = 0.0
-    ema: float = 0.999
-    lr: float = 2e-3
+    batch_size: int = _R.batch_size
+    latent_dim: int = _R.latent_dim
+    width: int = _R.g_width
+    d_width: int = _R.d_width
+    d_dropout: float = _R.d_dropout
+    ema: float = _R.ema_decay or 0.0
+    lr: float = _R.lr
     seed: int = config.DEFAULT_SEED
     fast: bool = False
     restart: bool = False
@@ -87,14 +90,16 @@ class RunSpec:
                 out: Path | None = None, **settings) -> RunSpec:
         """Fill in the model's own loss, clusters (50 for dcgan: the main job) and folder, or refuse a
         combination that does not fit (``RunError``)."""
-        if clusters and model != "dcgan":
-            raise RunError(f"--clusters applies to --model dcgan only; {model} does not self-condition "
-                           "(leave --clusters out, or give 0).")
         try:
-            loss = jobs.check_model_loss(model, loss)
+            job, loss = jobs.model(model), jobs.check_model_loss(model, loss)
         except ValueError as exc:
             raise RunError(str(exc)) from None
-        clusters = clusters if clusters is not None else (jobs.MAIN_JOB.clusters if model == "dcgan" else 0)
+        if clusters and job.labels != "clusters":
+            owners = " or ".join(m.name for m in jobs.MODELS.values() if m.labels == "clusters")
+            raise RunError(f"--clusters applies to --model {owners} only; {model} does not self-condition "
+                           "(leave --clusters out, or give 0).")
+        clusters = clusters if clusters is not None else (jobs.MAIN_JOB.clusters if job.labels == "clusters"
+                                                          else 0)
         out = Path(out) if out is not None else Path("runs") / model.replace("-", "_")
         return cls(model=model, loss=loss, clusters=clusters, out=out, **settings)
 
@@ -108,8 +113,7 @@ class RunSpec:
 
     def run_config(self) -> dict:
         """The settings a checkpoint must share with the command that resumes it."""
-        return {k: v for k, v in asdict(self).items() if k in CONFIG_KEYS} | {
-            "loss": self.loss, "clusters": self.clusters}
+        return {k: getattr(self, k) for k in CONFIG_KEYS}
 
 
 def train(spec: RunSpec) -> dict:
@@ -118,7 +122,8 @@ def train(spec: RunSpec) -> dict:
         raise RunError(f"--out {spec.out} is a file; give a folder (it is created if missing).")
     try:  # before anything starts TensorFlow's runtime: logical CPUs can only be set up before
         cluster = distribute.tf_config() if spec.strategy == "multiworker" else None
-        if cluster and (spec.clusters or spec.model == "cgan"):   # Keras fails on labelled batches there
+        labelled = spec.clusters or jobs.model(spec.model).labels == "classes"
+        if cluster and labelled:   # Keras fails on labelled batches there
             with_k = f" with --clusters {spec.clusters}" if spec.clusters else ""
             raise RunError(f"--strategy multiworker trains on unlabelled batches only, and --model "
                            f"{spec.model}{with_k} needs labels or clusters; "

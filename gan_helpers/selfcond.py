@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from .conditional import ConditionalGAN, build_conditional_discriminator, build_conditional_generator
+from .conditional import LabelledCriticGAN, build_conditional_discriminator, build_conditional_generator
 from .layers import ClusterCode
 from .models import check_positive
 from .recipes import DCGANRecipe
@@ -92,12 +92,10 @@ def build_self_conditioned_generator(latent_dim: int, width: int, freqs, embed_d
     return keras.Model(z, inner([style, code]), name=name)
 
 
-class SelfConditionedGAN(ConditionalGAN):
-    """A ``ConditionalGAN`` whose labels are clusters and whose generator takes z alone: each fake
-    gets the cluster of a real image of the batch through z₁ (``ClusterCode.noise_for``), so D
-    judges (image, cluster) pairs as in notebook 06. Sampling and saving take z alone."""
-
-    label_inputs = ("discriminator",)
+class SelfConditionedGAN(LabelledCriticGAN):
+    """A GAN whose D judges (image, cluster) pairs as in notebook 06, and whose generator takes z
+    alone: each fake gets the cluster of a real image of the batch through z₁
+    (``ClusterCode.noise_for``). Sampling and saving take z alone, as for the plain ``GAN``."""
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, n_classes: int, **kwargs):
         code = cluster_code(generator)
@@ -109,18 +107,6 @@ class SelfConditionedGAN(ConditionalGAN):
     def fakes(self, n, cond, training=True):
         return self.generator(cluster_code(self.generator).noise_for(self.sample_noise(n), cond),
                               training=training)
-
-    def calibration_inputs(self, z):
-        return z                          # the generator draws its own clusters from z
-
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
-
-    def sample_labels(self, n: int, labels=None):
-        if labels is not None:
-            raise ValueError("a self-conditioned generator takes z alone; it draws each cluster from z₁ "
-                             "(gh.selfcond.cluster_of tells which).")
-        return None
 
 
 def cluster_of(generator: keras.Model, z) -> np.ndarray:

@@ -2,9 +2,10 @@ r"""The GAN game as a ``keras.Model``: ``train_step`` updates D, then G (Goodfel
 Algorithm 1), and ``fit`` runs it.
 
 D ascends :math:`E_x[\log D(x)] + E_z[\log(1 - D(G(z)))]`; G, with D fixed, descends the non-saturating
-:math:`-E_z[\log D(G(z))]` (``losses``). Variants change a hook: a conditional GAN overrides
-``split_data``, ``fakes``, ``discriminate`` and ``calibration_inputs``; WGAN-GP compiles with
-``d_steps`` = 5 critic updates per generator update and ``gp_weight`` = 10.
+:math:`-E_z[\log D(G(z))]` (``losses``). Variants change public hooks, never the step: a conditional
+GAN overrides ``split_data``, ``fakes``, ``discriminate``, ``calibration_inputs``, ``sample_labels`` and
+``check_data``; WGAN-GP compiles with ``d_steps`` = 5 critic updates per generator update and
+``gp_weight`` = 10; a notebook may wrap ``d_step`` to watch what D is trained on.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ CALIBRATION_N = 2048   # noise vectors for the weight average's batch-norm stati
 
 
 class GAN(checkpoint.Resumable, keras.Model):
-    """A generator and a discriminator trained adversarially with ``fit``. ``fit`` shows ``d_loss``,
+    """A generator and a discriminator trained adversarially with ``fit``, which shows ``d_loss``,
     ``g_loss`` and the mean D(x), D(G(z)) as ``d_real``, ``d_fake``. A seed fixes the whole run. With
-    ``ema_decay`` (for example 0.999) the GAN keeps a weight average of G (``ema``), and ``sampler``
-    is the generator to draw pictures from: the calibrated average when kept, else G."""
+    ``ema_decay`` (0.999) it keeps a weight average of G (``ema``); ``sampler`` is what to draw from."""
 
-    label_inputs: tuple[str, ...] = ()   # the networks that also take labels: none here
+    label_inputs: tuple[str, ...] = ()   # the networks that also take labels ("generator": samples need them)
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int | None = None,
                  seed: int | None = None, ema_decay: float | None = None, **kwargs):
@@ -54,11 +54,6 @@ class GAN(checkpoint.Resumable, keras.Model):
         self.d_steps, self.gp_weight, self.share_fakes = d_steps, float(gp_weight), bool(share_fakes)
 
     @property
-    def samples_need_labels(self) -> bool:
-        """Whether the generator (so ``sampler`` and a saved file) takes labels besides z."""
-        return "generator" in self.label_inputs
-
-    @property
     def is_wasserstein(self) -> bool:
         """A Wasserstein critic (raw scores) rather than a logit D."""
         return self.d_loss_fn is L.critic_loss_wasserstein
@@ -70,7 +65,7 @@ class GAN(checkpoint.Resumable, keras.Model):
     def call(self, z, training=False):
         return self.generator(z, training=training)
 
-    # ------------------------------------------ hooks: a conditional GAN overrides the first four
+    # ------------------------------------------------- hooks that a conditional GAN overrides
     def split_data(self, data):
         """A batch's images and what conditions them (None: this GAN is unconditional)."""
         return (data[0] if isinstance(data, (tuple, list)) else data), None
@@ -115,7 +110,7 @@ class GAN(checkpoint.Resumable, keras.Model):
         for real, c in zip(reals[:-1], conds[:-1]):
             self.d_step(real, c)
         real, cond = reals[-1], conds[-1]          # the fakes take this real batch's labels
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape:            # G's tape: with share_fakes, D's fakes are G's pass
             fake = self.fakes(tf.shape(real)[0], cond) if self.share_fakes else None
             with tape.stop_recording():            # D's update is not part of G's gradient
                 d_loss, real_logits, fake_logits = self.d_step(real, cond, fake)
@@ -165,7 +160,9 @@ class GAN(checkpoint.Resumable, keras.Model):
         return self.ema.calibrated(lambda: self.calibration_inputs(noise(CALIBRATION_N, self.latent_dim, 0)))
 
     def sample_labels(self, n: int, labels=None):
-        """The labels ``generate`` feeds the sampler: none for an unconditional generator."""
+        """The labels ``generate`` feeds the sampler: none, as this generator takes z alone."""
+        if labels is not None:
+            raise ValueError(f"this {type(self).__name__}'s generator takes z alone; leave labels out.")
         return None
 
     def generate(self, n: int, seed: int | None = None, batch_size: int = 256, labels=None) -> np.ndarray:
@@ -183,6 +180,16 @@ class GAN(checkpoint.Resumable, keras.Model):
     def check_data(self, x) -> None:
         """Refuse images whose shape is not the generator's output shape."""
         check_image_data(x, tuple(self.generator.output_shape[1:]))
+
+    def state_groups(self) -> dict[str, list]:
+        """Every variable a resumed run needs (``save_state``), by group: weights and layer RNG states,
+        both optimizers' moments, the noise RNG and the weight average."""
+        if not hasattr(self, "d_optimizer"):
+            raise RuntimeError("compile() the GAN with its optimizers before save_state() or load_state()")
+        groups = {"generator": self.generator.variables, "discriminator": self.discriminator.variables,
+                  "g_opt": self.g_optimizer.variables, "d_opt": self.d_optimizer.variables,
+                  "noise": [self.seed_generator.state]}
+        return groups | ({"ema": self.ema.model.variables + [self.ema.updates]} if self.ema else {})
 
 
 # ----------------------------------------------------------------------------- helpers

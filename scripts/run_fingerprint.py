@@ -4,6 +4,7 @@ for ``python -m gan_helpers train --fast --seed 42`` with each ``--model``.
 
     python scripts/run_fingerprint.py runs/dcgan        # one run folder's fingerprint, as JSON
     python scripts/run_fingerprint.py --record          # train the four fast runs, store their fingerprints
+    python scripts/run_fingerprint.py --record --from-runs DIR   # store those of DIR/dcgan, DIR/cgan…
 
 The bytes depend on the machine and the library versions, so the stored fingerprints say where they were
 made (``environment``), and ``tests/test_run_fingerprint.py`` compares only in that environment.
@@ -39,7 +40,7 @@ def fingerprint(run: Path) -> dict:
     for w in keras.models.load_model(run / "generator.keras").get_weights():
         digest.update(str(w.shape).encode() + w.tobytes())
     return {"samples.png": hashlib.sha256((run / "samples.png").read_bytes()).hexdigest(),
-            "metrics.json": hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest(),
+            "metrics.json": hashlib.sha256(json.dumps(stable).encode()).hexdigest(),   # keys in file order
             "generator weights": digest.hexdigest()}
 
 
@@ -51,7 +52,9 @@ def environment() -> dict:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
-    return {**config.versions(), "machine": platform.machine(),
+    import PIL
+
+    return {**config.versions(), "pillow": PIL.__version__, "machine": platform.machine(),
             "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16]}
 
 
@@ -69,14 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, nargs="?", help="a folder written by python -m gan_helpers train")
     parser.add_argument("--record", action="store_true", help=f"train the fast runs, write {STORED.name}")
+    parser.add_argument("--from-runs", type=Path, metavar="DIR",
+                        help="with --record: fingerprint DIR/<model> (runs made earlier, say by the code "
+                             "before a refactor) instead of training")
     args = parser.parse_args(argv)
     if args.run:
         print(json.dumps(fingerprint(args.run)))
         return 0
     if not args.record:
         parser.error("give a run folder or --record")
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = {m: fingerprint(train_fast(m, Path(tmp) / m)) for m in MODELS}
+    if args.from_runs:
+        runs = {m: fingerprint(args.from_runs / m) for m in MODELS}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = {m: fingerprint(train_fast(m, Path(tmp) / m)) for m in MODELS}
     STORED.write_text(json.dumps({"environment": environment(), "runs": runs}, indent=2) + "\n")
     print(f"wrote {STORED}")
     return 0

@@ -47,7 +47,7 @@ def test_a_command_takes_the_main_jobs_steps_only_when_it_self_conditions(args, 
     from gan_helpers.recipes import DEFAULT_STEPS
 
     assert (MAIN_JOB.steps, DEFAULT_STEPS) == (2500, 3000)   # the figures this table was written for
-    _, spec = cli.parse(["train", *args])
+    spec = cli.parse(["train", *args])
     recipe = spec.recipe()
     assert (recipe.clusters, recipe.steps) == (clusters, steps)
 

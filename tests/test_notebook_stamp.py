@@ -20,6 +20,8 @@ NOT_YET_STAMPED = {"01", "02", "08"}
 def test_full_run_stamp_matches_the_code_shown(path):
     nb = nbformat.read(path, as_version=4)
     stamp = nb.metadata.get(tools.STAMP, {}).get("code_sha256")
+    if path.name[:2] in NOT_YET_STAMPED:
+        assert stamp is None, f"{path.name} is stamped now: take it out of NOT_YET_STAMPED"
     if stamp is None:
         assert path.name[:2] in NOT_YET_STAMPED, (
             f"{path.name} has no code stamp: re-execute it with `make notebooks-full NB={path.name[:2]}`")

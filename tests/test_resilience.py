@@ -428,7 +428,7 @@ def workspace(tmp_path_factory) -> Path:
     from gan_helpers import config, models
 
     ws = tmp_path_factory.mktemp("workspace")
-    _, spec = cli.parse([*CLI, "--out", str(ws / "good_run")])
+    spec = cli.parse([*CLI, "--out", str(ws / "good_run")])
     meta = {**spec.run_config(), "seed": spec.seed, "train_images": 1280, "steps_per_epoch": 10}
     gan = spec.recipe().replace(clusters=0).build(seed=spec.seed)   # the weights are never loaded
     gan.save_state(ws / "good_run" / "checkpoint", 2, meta, {"history": {"g_loss": [0.5] * 20}})
