@@ -3,7 +3,7 @@
 One module per concern, in layers (CONTRIBUTING.md has the map); notebooks ``import gan_helpers as gh``
 and call ``gh.data.load_mnist()``, ``gh.training.GAN``… The fast (CI) switch is ``GAN_HELPERS_FAST=1``
 (see ``gan_helpers.config``).
-Submodules load on first use, so ``python -m gan_helpers --help`` does not start TensorFlow.
+Submodules load on first use: ``import gan_helpers`` alone does not start TensorFlow.
 """
 
 import importlib
