@@ -284,11 +284,8 @@ def code_sha256(nb) -> str:
     after the run (its outputs no longer come from the code shown) is caught by the tests."""
     import hashlib
 
-    digest = hashlib.sha256()
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            digest.update(cell.source.encode() + b"\0")
-    return digest.hexdigest()
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    return hashlib.sha256("\n\n".join(code).encode()).hexdigest()   # the house rule's formula
 
 
 def strip_startup_noise(nb):
