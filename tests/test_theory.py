@@ -100,3 +100,95 @@ def test_arjovsky_bottou_theorem_2_5_and_its_minimax_counterpart(log_p_data):
     assert not np.allclose(ns, two_jsd, rtol=1e-3)
     with pytest.raises(ValueError, match="nonsaturating"):
         theory.generator_loss_at_frozen_dstar(0, 1, 0, 1, log_p_data, "hinge")
+
+
+# ------------------------------------------------------------------ the collapse story and its exercises
+# (imported from the modules: gan_helpers.exercises re-exports them once its __init__ lists them)
+from gan_helpers.exercises import nb01_overview, nb02_objective  # noqa: E402
+
+
+def _collapse_closed_form(k):
+    jsd = 0.5 * np.log(2 * k / (k + 1)) + 0.5 * (np.log(2 / (k + 1)) / k + (k - 1) / k * np.log(2))
+    return np.log(k), jsd
+
+
+def test_reverse_kl_and_jsd_on_fewer_points_agrees():
+    lp = lambda x: theory.gaussian_mixture_logpdf(x, [-2.0, 2.0], 0.5)  # noqa: E731
+    for mu, sigma in [(2.0, 0.5), (1.0, 1.2), (0.0, 2.04)]:
+        np.testing.assert_allclose(theory.reverse_kl_and_jsd(mu, sigma, lp, n=20_001),
+                                   theory.reverse_kl_and_jsd(mu, sigma, lp), rtol=1e-9)
+
+
+def test_the_numbers_the_collapse_story_quotes():
+    """One-mode collapse of 8: KL = log 8 and KL − 2·JSD = 1.09; two bumps: JSD 0.216 at the collapse,
+    gradients of both objectives small there, and a lower JSD (0.201) for the spread Gaussian N(0, 2.04²)."""
+    kl8, jsd8 = _collapse_closed_form(8)
+    np.testing.assert_allclose([kl8, kl8 - 2 * jsd8], [np.log(8), 1.0856], atol=1e-4)
+    lp = lambda x: theory.gaussian_mixture_logpdf(x, [-2.0, 2.0], 0.5)  # noqa: E731
+    kl, jsd = theory.reverse_kl_and_jsd(2.0, 0.5, lp, n=20_001)
+    np.testing.assert_allclose(jsd, _collapse_closed_form(2)[1], atol=1e-4)
+    h = 1e-4
+    for f in (lambda m, s: np.subtract(*theory.reverse_kl_and_jsd(m, s, lp, n=20_001)) - jsd,  # noqa: E731
+              lambda m, s: theory.reverse_kl_and_jsd(m, s, lp, n=20_001)[1]):
+        g = [(f(2 + h, 0.5) - f(2 - h, 0.5)) / (2 * h), (f(2, 0.5 + h) - f(2, 0.5 - h)) / (2 * h)]
+        assert np.abs(g).max() < 3e-3
+    assert theory.reverse_kl_and_jsd(0.0, 2.04, lp, n=20_001)[1] < jsd - 0.01
+
+
+def test_collapse_divergences_check():
+    assert nb02_objective.check_collapse_divergences(_collapse_closed_form)
+    with pytest.raises(exercises.ExerciseFailed, match="bits"):
+        nb02_objective.check_collapse_divergences(
+            lambda k: (np.log(k), _collapse_closed_form(k)[1] / np.log(2)))
+    with pytest.raises(exercises.ExerciseFailed, match="infinite"):
+        nb02_objective.check_collapse_divergences(lambda k: (np.inf, _collapse_closed_form(k)[1]))
+    with pytest.raises(exercises.ExerciseFailed, match="k − 1 modes"):
+        nb02_objective.check_collapse_divergences(lambda k: (np.log(k), 0.5 * np.log(2 * k / (k + 1))))
+
+
+def test_near_collapse_check():
+    right = {"ns_mu": "back to its bump", "mm_mu": "back to its bump", "ns_sigma": "shrinks",
+             "mm_sigma": "shrinks"}
+    assert nb02_objective.check_near_collapse(right)
+    with pytest.raises(exercises.ExerciseFailed, match="mm_mu is 'back to its bump'"):
+        nb02_objective.check_near_collapse({**right, "mm_mu": "towards the missed bump"})
+    with pytest.raises(exercises.ExerciseFailed, match="answer"):
+        nb02_objective.check_near_collapse({**right, "ns_sigma": "?"})
+
+
+def test_disjoint_supports_check():
+    assert nb02_objective.check_disjoint_supports({"C": 0.0, "gradient": "zero"})
+    with pytest.raises(exercises.ExerciseFailed, match="C\\(G\\)"):
+        nb02_objective.check_disjoint_supports({"C": -np.log(4), "gradient": "zero"})
+    with pytest.raises(exercises.ExerciseFailed, match="gradient is zero"):
+        nb02_objective.check_disjoint_supports({"C": 0.0, "gradient": "nonzero"})
+    with pytest.raises(exercises.ExerciseFailed, match="answer"):
+        nb02_objective.check_disjoint_supports({"C": None, "gradient": "?"})
+
+
+def test_lg_equals_ld_check():
+    import tensorflow as tf
+
+    def right(logits):
+        return tf.reduce_mean(tf.nn.softplus(logits))
+
+    assert nb01_overview.check_lg_equals_ld(right, "down")
+    with pytest.raises(exercises.ExerciseFailed, match="went down"):
+        nb01_overview.check_lg_equals_ld(right, "up")
+    with pytest.raises(exercises.ExerciseFailed, match="non-saturating"):
+        nb01_overview.check_lg_equals_ld(lambda l: tf.reduce_mean(tf.nn.softplus(-l)), "down")
+    with pytest.raises(exercises.ExerciseFailed, match="sign is flipped"):
+        nb01_overview.check_lg_equals_ld(lambda l: -right(l), "down")
+    with pytest.raises(exercises.ExerciseFailed, match="answer"):
+        nb01_overview.check_lg_equals_ld(right, "?")
+
+
+def test_flip_budget_prediction_is_checked():
+    def budget(w, x, c):
+        return abs(w @ x + c) / np.abs(w).sum()
+
+    assert nb01_overview.check_flip_budget(budget, "larger")
+    with pytest.raises(exercises.ExerciseFailed, match="confident half"):
+        nb01_overview.check_flip_budget(budget, "smaller")
+    with pytest.raises(exercises.ExerciseFailed, match="answer"):
+        nb01_overview.check_flip_budget(budget, "?")

@@ -4,8 +4,21 @@ code on cases with known answers and says in plain words what is wrong, or that 
 Every check is importable from here (``gan_helpers.exercises.check_fgsm``), as the notebooks do."""
 
 from ._common import ExerciseFailed
-from .nb01_overview import check_flip_budget, check_score_change, check_two_meanings, check_worst_perturbation
-from .nb02_objective import check_jsd, check_lsgan_d_star, check_optimal_discriminator
+from .nb01_overview import (
+    check_flip_budget,
+    check_lg_equals_ld,
+    check_score_change,
+    check_two_meanings,
+    check_worst_perturbation,
+)
+from .nb02_objective import (
+    check_collapse_divergences,
+    check_disjoint_supports,
+    check_jsd,
+    check_lsgan_d_star,
+    check_near_collapse,
+    check_optimal_discriminator,
+)
 from .nb03_toy import (
     check_gradient_penalty,
     check_high_quality_share,
@@ -25,9 +38,13 @@ __all__ = [
     "check_two_meanings",
     "check_score_change",
     "check_flip_budget",
+    "check_lg_equals_ld",
     "check_optimal_discriminator",
     "check_jsd",
     "check_lsgan_d_star",
+    "check_collapse_divergences",
+    "check_near_collapse",
+    "check_disjoint_supports",
     "check_high_quality_share",
     "check_gradient_penalty",
     "check_minibatch_std",

@@ -65,9 +65,10 @@ def check_score_change(fn: Callable) -> bool:
     return _passed("change of a linear score")
 
 
-def check_flip_budget(fn: Callable) -> bool:
+def check_flip_budget(fn: Callable, prediction: str | None = None) -> bool:
     """``fn(w, x, c)`` must return the smallest L∞ budget ε that lets an attacker flip the sign of the
-    linear score w·x + c: |w·x + c| / ‖w‖₁, because the worst η moves the score by ε‖w‖₁ (eq. 2)."""
+    linear score w·x + c: |w·x + c| / ‖w‖₁, because the worst η moves the score by ε‖w‖₁ (eq. 2).
+    ``prediction`` ("larger" or "smaller"), if given, is the budget of digits the classifier is sure about."""
     rng = np.random.default_rng(2)
     for n, c in ((4, 0.3), (784, -1.5), (50, 2.0)):
         w, x = rng.normal(size=n), rng.uniform(size=n)
@@ -94,4 +95,60 @@ def check_flip_budget(fn: Callable) -> bool:
             if (np.sign(w @ (x + eta) + c) != np.sign(score)) != flips:
                 raise ExerciseFailed(f"for n = {n} the worst attack with ε = {factor:.6f} × your budget "
                                      f"{'does not flip' if flips else 'already flips'} the sign.")
+    if prediction is not None:
+        if str(prediction).strip().lower() not in ("larger", "smaller"):
+            raise ExerciseFailed('answer the prediction with "larger" or "smaller".')
+        w = rng.normal(size=784)
+        x = rng.uniform(size=(200, 784))
+        scores = x @ w
+        budgets = np.array([float(_call(fn, w, xi, 0.0)) for xi in x])
+        sure = np.abs(scores) > np.median(np.abs(scores))              # the more confident half
+        want = "larger" if budgets[sure].mean() > budgets[~sure].mean() else "smaller"
+        if str(prediction).strip().lower() != want:
+            raise ExerciseFailed(f"on 200 inputs, the confident half needs ε = {budgets[sure].mean():.4f} on "
+                                 f"average and the rest {budgets[~sure].mean():.4f}: {want}. Your budget "
+                                 "formula says why: what is in its numerator?")
     return _passed("smallest budget that flips a linear classifier")
+
+
+def _fixed_logit(x):
+    """A fixed discriminator's logit that says "real" near x = 4."""
+    return 1.0 - (x - 4.0) ** 2 / 2
+
+
+def check_lg_equals_ld(fn: Callable, prediction: str) -> bool:
+    """``fn(fake_logits)`` is the generator loss that reuses D's loss (its real term, constant for G, may be
+    left out); ``prediction`` ("up" or "down") is where training G on it moves the mean D(G(z))."""
+    import tensorflow as tf
+
+    if str(prediction).strip().lower() not in ("up", "down"):
+        raise ExerciseFailed('answer the prediction with "up" or "down".')
+    logits = tf.Variable(np.linspace(-6.0, 6.0, 25), dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        loss = tf.convert_to_tensor(_call(fn, logits), dtype=tf.float64)
+    grad = tape.gradient(loss, logits)
+    want = tf.sigmoid(logits).numpy() / 25        # d/dl of mean(−log(1 − σ(l))) = mean(softplus(l))
+    if loss.shape != () or grad is None:
+        raise ExerciseFailed("return one number, the loss averaged over the batch, computed from the logits.")
+    if not np.allclose(grad.numpy(), want, rtol=1e-5, atol=1e-12):
+        hint = ("that is the non-saturating generator loss, −log D(G(z)): D's loss labels fakes 0, not 1."
+                if np.allclose(grad.numpy(), -(1 - tf.sigmoid(logits).numpy()) / 25, rtol=1e-5) else
+                "the sign is flipped: D's loss is −V, to be minimised."
+                if np.allclose(grad.numpy(), -want, rtol=1e-5) else
+                "D's loss on a fake is −log(1 − D(G(z))) = −log(1 − σ(l)); average it over the batch.")
+        raise ExerciseFailed(f"your loss's gradient in the logits is not D's loss's; {hint}")
+    rng = np.random.default_rng(7)
+    z = tf.constant(rng.standard_normal(256))
+    a_b = tf.Variable([1.0, 3.0], dtype=tf.float64)                 # G(z) = a z + b, near the data
+    before = float(tf.reduce_mean(tf.sigmoid(_fixed_logit(a_b[0] * z + a_b[1]))))
+    for _ in range(100):
+        with tf.GradientTape() as tape:
+            loss = tf.convert_to_tensor(_call(fn, _fixed_logit(a_b[0] * z + a_b[1])), dtype=tf.float64)
+        a_b.assign_sub(0.05 * tape.gradient(loss, a_b))
+    after = float(tf.reduce_mean(tf.sigmoid(_fixed_logit(a_b[0] * z + a_b[1]))))
+    moved = "up" if after > before else "down"
+    print(f"100 steps against a fixed D: mean D(G(z)) {before:.3f} → {after:.3f}")
+    if str(prediction).strip().lower() != moved:
+        raise ExerciseFailed(f"your prediction was {prediction!r}, but mean D(G(z)) went {moved}. Look at "
+                             "the sign of d/dl of your loss: which way does descent move the fake logit?")
+    return _passed("L_G = L_D makes the fakes look more fake")

@@ -69,3 +69,100 @@ def check_lsgan_d_star(fn: Callable) -> bool:
             raise ExerciseFailed(f"with a = {a}, b = {b}: you give {np.round(got, 4).tolist()}, "
                                  f"expected {np.round(want, 4).tolist()}; {hint}")
     return _passed("least-squares GAN optimal discriminator")
+
+
+def _collapse_divergences_numeric(k: int) -> tuple[float, float]:
+    """(KL(p_g ‖ p_data), JSD) for p_g = N(0, 0.5²) on the first of k bumps N(10j, 0.5²), by integration."""
+    from ..theory import gaussian_mixture_logpdf, reverse_kl_and_jsd
+
+    return reverse_kl_and_jsd(0.0, 0.5, lambda x: gaussian_mixture_logpdf(x, 10.0 * np.arange(k), 0.5),
+                              lo=-10.0, hi=10.0 * k, n=40_001 * k)
+
+
+def check_collapse_divergences(fn: Callable) -> bool:
+    """``fn(k)`` must return (KL(p_g ‖ p_data), JSD(p_g ‖ p_data)) in nats for a generator that covers
+    exactly one of k equal, well-separated modes of p_data; checked against numerical integration."""
+    for k in (2, 3, 8):
+        got = np.asarray(_call(fn, k), dtype=np.float64)
+        if got.shape != (2,):
+            raise ExerciseFailed(f"return two numbers, (KL, JSD); for k = {k} yours has shape {got.shape}.")
+        kl, jsd = _collapse_divergences_numeric(k)
+        if not np.isfinite(got[0]):
+            raise ExerciseFailed("your KL is infinite: that is KL(p_data ‖ p_g), which charges for the "
+                                 "missed modes where p_g = 0. The reverse KL integrates over p_g's mode.")
+        if not np.isclose(got[0], kl, rtol=1e-6):
+            raise ExerciseFailed(f"for k = {k} the reverse KL is {kl:.6f}, yours is {got[0]:.6f}. Where p_g "
+                                 "lives, what is p_data as a multiple of p_g?")
+        if not np.isclose(got[1], jsd, rtol=1e-6):
+            hint = ("that is in bits; use the natural log." if np.isclose(got[1], jsd / np.log(2), rtol=1e-6)
+                    else "JSD has two halves, ½KL(p_g ‖ m) and ½KL(p_data ‖ m): the second one also "
+                         "integrates over the k − 1 modes that p_g misses, where m = p_data/2.")
+            raise ExerciseFailed(f"for k = {k} the JSD is {jsd:.6f}, yours is {got[1]:.6f}; {hint}")
+    kl8, jsd8 = _collapse_divergences_numeric(8)
+    print(f"k = 8 (notebook 03's ring): KL = log 8 = {kl8:.3f}, JSD = {jsd8:.3f}, KL − 2·JSD = "
+          f"{kl8 - 2 * jsd8:.2f}, against 0 for full coverage")
+    return _passed("what a collapse costs in value")
+
+
+_TOWARDS, _BACK = "towards the missed bump", "back to its bump"
+
+
+def near_collapse_gradients() -> dict:
+    """The generator's gradient in (μ, σ) at D* frozen, for p_data = ½N(−2, 0.5²) + ½N(2, 0.5²), at a
+    shifted collapse N(1.7, 0.5²) and a widened one N(2, 0.8²), for both losses (central differences)."""
+    from ..theory import gaussian_mixture_logpdf, generator_loss_at_frozen_dstar
+
+    def log_p(x):
+        return gaussian_mixture_logpdf(x, [-2.0, 2.0], 0.5)
+
+    out, h = {}, 1e-4
+    for loss, tag in (("nonsaturating", "ns"), ("minimax", "mm")):
+        def f(m, s, m0, s0, loss=loss):
+            return generator_loss_at_frozen_dstar(m, s, m0, s0, log_p, loss)
+        out[f"{tag}_mu"] = (f(1.7 + h, 0.5, 1.7, 0.5) - f(1.7 - h, 0.5, 1.7, 0.5)) / (2 * h)
+        out[f"{tag}_sigma"] = (f(2.0, 0.8 + h, 2.0, 0.8) - f(2.0, 0.8 - h, 2.0, 0.8)) / (2 * h)
+    return out
+
+
+def check_near_collapse(predictions: dict) -> bool:
+    """``predictions`` says, for each loss, where one gradient-descent step moves μ of N(1.7, 0.5²)
+    ("towards the missed bump" or "back to its bump") and σ of N(2, 0.8²) ("grows" or "shrinks")."""
+    allowed = {"ns_mu": (_TOWARDS, _BACK), "mm_mu": (_TOWARDS, _BACK), "ns_sigma": ("grows", "shrinks"),
+               "mm_sigma": ("grows", "shrinks")}
+    if not isinstance(predictions, dict) or set(predictions) != set(allowed):
+        raise ExerciseFailed(f"answer with a dict with the keys {sorted(allowed)}.")
+    unanswered = [k for k, ok in allowed.items() if str(predictions[k]).strip().lower() not in ok]
+    if unanswered:
+        raise ExerciseFailed("answer " + "; ".join(f"{k} with " + " or ".join(f'"{a}"' for a in allowed[k])
+                                                   for k in unanswered) + ".")
+    grads = near_collapse_gradients()
+    truth = {k: ((_BACK if g < 0 else _TOWARDS) if k.endswith("mu") else ("grows" if g < 0 else "shrinks"))
+             for k, g in grads.items()}   # descent moves against the gradient; the missed bump is at −2
+    print("gradients at D*: " + ", ".join(f"{k} {g:+.3f}" for k, g in grads.items()))
+    wrong = [k for k in allowed if str(predictions[k]).strip().lower() != truth[k]]
+    if wrong:
+        raise ExerciseFailed("not yet: " + "; ".join(f"{k} is {truth[k]!r}" for k in wrong) + ". Sketch "
+                             "D* = p_data/(p_data + p_g) on the bump: where is it highest, and where do "
+                             "the samples go if they climb it?")
+    return _passed("a nearly collapsed generator goes back to its bump, with either loss")
+
+
+def check_disjoint_supports(answers: dict) -> bool:
+    """``answers["C"]`` is C(G) for disjoint supports and ``answers["gradient"]`` ("zero" or "nonzero")
+    says whether moving p_g a little, still disjoint, changes it."""
+    from ..theory import js_divergence_gaussians
+
+    if not isinstance(answers, dict) or set(answers) != {"C", "gradient"}:
+        raise ExerciseFailed('answer with a dict {"C": a number, "gradient": "zero" or "nonzero"}.')
+    gradient = str(answers["gradient"]).lower()
+    if not isinstance(answers["C"], (int, float)) or gradient not in ("zero", "nonzero"):
+        raise ExerciseFailed('answer "C" with a number and "gradient" with "zero" or "nonzero".')
+    c = [-np.log(4) + 2 * js_divergence_gaussians(0, 1, mu, 1) for mu in (40.0, 41.0)]   # far apart
+    if not np.isclose(answers["C"], c[0], atol=1e-6):
+        raise ExerciseFailed(f"C(G) = {c[0]:.4f} for two Gaussians 40 standard deviations apart, not "
+                             f"{answers['C']}. What is the JSD when m = (p + q)/2 equals p/2 wherever p > 0?")
+    want = "zero" if abs(c[1] - c[0]) < 1e-9 else "nonzero"
+    if str(answers["gradient"]).lower() != want:
+        raise ExerciseFailed(f"moving p_g from 40 to 41 changes C(G) by {c[1] - c[0]:.1e}: the gradient is "
+                             f"{want}. A constant function has no slope to follow.")
+    return _passed("disjoint supports: C(G) is flat")
