@@ -166,16 +166,23 @@ def show_hints(cells: list) -> None:
         prose.source = "\n".join(lines).rstrip() + f"\n\n{HINT_PREFIX}{hint}"
 
 
+def busy(record: dict) -> bool:
+    """True when a run started on a machine that was already busy, so its time is no timing."""
+    return record.get("load_before", 0.0) > 1.0
+
+
 def index_table(paths: list[Path], notebooks: list) -> str:
     url = repo_url()
     devices: set[str] = set()
+    loaded = False
     rows = ["| # | notebook | what you learn | before it | reading | run: fast · full | |",
             "|---|---|---|---|---|---|---|"]
     for path, nb in zip(paths, notebooks):
         meta = nb.metadata.get(META, {})
         runs = meta.get("runs", {})
-        run = {mode: f"{runs[mode]['seconds']:.0f} s" if mode in runs else "not measured"
-               for mode in ("fast", "full")}
+        run = {mode: f"{runs[mode]['seconds']:.0f} s{'*' if busy(runs[mode]) else ''}" if mode in runs
+               else "not measured" for mode in ("fast", "full")}
+        loaded = loaded or any(busy(r) for r in runs.values() if r)
 
         devices.update(r["device"] for r in runs.values() if r)
         badge = (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
@@ -186,6 +193,9 @@ def index_table(paths: list[Path], notebooks: list) -> str:
     note = ("Reading time is estimated from the word count. Run times are measured by "
             "`python scripts/notebooks.py run` (fast: `GAN_HELPERS_FAST=1`, as in CI; full: what the "
             f"committed outputs show), on: {'; '.join(sorted(devices)) or 'not measured yet'}.")
+    if loaded:
+        note += (" \\* Measured while other work ran on the machine (1-minute load average above 1 before "
+                 "the start): the outputs are valid, the time is not a timing.")
     return "\n".join(rows) + "\n\n" + note
 
 
@@ -341,9 +351,10 @@ def cmd_run(mode: str, names: list[str]) -> int:
         return 2
     for path in paths:
         nb = nbformat.read(path, as_version=4)
+        load = os.getloadavg()[0]          # other work on the machine makes the time no timing
         executed, seconds = execute(copy.deepcopy(nb), fast=(mode == "fast"))
         record = {"seconds": round(seconds, 1), "device": config.device_description(),
-                  "date": dt.date.today().isoformat()}
+                  "date": dt.date.today().isoformat(), "load_before": round(load, 1)}
         target = strip_startup_noise(executed) if mode == "full" else nb
         target.metadata.setdefault(META, {}).setdefault("runs", {})[mode] = record
         if mode == "full":

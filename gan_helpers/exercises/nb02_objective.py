@@ -47,27 +47,28 @@ def check_jsd(fn: Callable) -> bool:
 
 
 def check_lsgan_d_star(fn: Callable) -> bool:
-    """``fn(p_data, p_g, a, b)`` must return the least-squares GAN's optimal discriminator for labels
-    a (fake) and b (real), the pointwise minimiser of ½p_data(D − b)² + ½p_g(D − a)²:
-    D* = (b·p_data + a·p_g) / (p_data + p_g)."""
+    """``fn(p_data, p_g, t_fake, t_real)`` must return the least-squares GAN's optimal discriminator for
+    the labels t_fake and t_real, the pointwise minimiser of ½p_data(D − t_real)² + ½p_g(D − t_fake)²:
+    D* = (t_real·p_data + t_fake·p_g) / (p_data + p_g)."""
     p_data = np.array([0.5, 0.2, 0.0, 0.3, 0.05])
     p_g = np.array([0.5, 0.6, 0.4, 0.0, 0.15])
-    for a, b in ((0.0, 1.0), (-1.0, 1.0), (-1.0, 0.0), (0.5, 2.0)):
-        got = np.asarray(_call(fn, p_data, p_g, a, b), dtype=np.float64)
-        want = (b * p_data + a * p_g) / (p_data + p_g)
+    for t_fake, t_real in ((0.0, 1.0), (-1.0, 1.0), (-1.0, 0.0), (0.5, 2.0)):
+        got = np.asarray(_call(fn, p_data, p_g, t_fake, t_real), dtype=np.float64)
+        want = (t_real * p_data + t_fake * p_g) / (p_data + p_g)
         if got.shape != want.shape:
             raise ExerciseFailed(f"expected one value per point, shape {want.shape}; got {got.shape}")
         if not np.allclose(got, want, atol=1e-9):
             if np.allclose(got, p_data / (p_data + p_g), atol=1e-9):
-                hint = ("that is the cross-entropy GAN's D*; it coincides with LSGAN's only for a = 0, "
-                        "b = 1. Set the derivative of ½a'(D − b)² + ½b'(D − a)² to zero.")
-            elif np.allclose(got, (a * p_data + b * p_g) / (p_data + p_g), atol=1e-9):
-                hint = "the labels are swapped: real points (density p_data) are pulled towards b."
+                hint = ("that is the cross-entropy GAN's D*; it coincides with LSGAN's only for t_fake = 0, "
+                        "t_real = 1. Set the derivative of ½p_data(D − t_real)² + ½p_g(D − t_fake)² to zero.")
+            elif np.allclose(got, (t_fake * p_data + t_real * p_g) / (p_data + p_g), atol=1e-9):
+                hint = "the labels are swapped: real points (density p_data) are pulled towards t_real."
             else:
-                hint = ("for each x minimise ½p_data(D − b)² + ½p_g(D − a)²: a weighted mean of the "
-                        "two labels, weighted by the densities.")
-            raise ExerciseFailed(f"with a = {a}, b = {b}: you give {np.round(got, 4).tolist()}, "
-                                 f"expected {np.round(want, 4).tolist()}; {hint}")
+                hint = ("for each x minimise ½p_data(D − t_real)² + ½p_g(D − t_fake)²: a weighted mean of "
+                        "the two labels, weighted by the densities.")
+            raise ExerciseFailed(f"with t_fake = {t_fake}, t_real = {t_real}: you give "
+                                 f"{np.round(got, 4).tolist()}, expected "
+                                 f"{np.round(want, 4).tolist()}; {hint}")
     return _passed("least-squares GAN optimal discriminator")
 
 
@@ -105,11 +106,14 @@ def check_collapse_divergences(fn: Callable) -> bool:
 
 
 _TOWARDS, _BACK = "towards the missed bump", "back to its bump"
+_GROW, _SHRINK = "grows", "shrinks"
+_SYNONYMS = {"grow": _GROW, "shrink": _SHRINK}
 
 
 def near_collapse_gradients() -> dict:
-    """The generator's gradient in (μ, σ) at D* frozen, for p_data = ½N(−2, 0.5²) + ½N(2, 0.5²), at a
-    shifted collapse N(1.7, 0.5²) and a widened one N(2, 0.8²), for both losses (central differences)."""
+    """The generator's gradient at D* frozen, for p_data = ½N(−2, 0.5²) + ½N(2, 0.5²), for both losses
+    (central differences): in μ at a shifted collapse N(1.7, 0.5²), in σ at a widened one N(2, 0.8²),
+    and in σ at N(1.2, 0.8²), between the collapse and the gap (keys ns_/mm_ + mu, sigma, mid)."""
     from ..theory import gaussian_mixture_logpdf, generator_loss_at_frozen_dstar
 
     def log_p(x):
@@ -121,30 +125,36 @@ def near_collapse_gradients() -> dict:
             return generator_loss_at_frozen_dstar(m, s, m0, s0, log_p, loss)
         out[f"{tag}_mu"] = (f(1.7 + h, 0.5, 1.7, 0.5) - f(1.7 - h, 0.5, 1.7, 0.5)) / (2 * h)
         out[f"{tag}_sigma"] = (f(2.0, 0.8 + h, 2.0, 0.8) - f(2.0, 0.8 - h, 2.0, 0.8)) / (2 * h)
+        out[f"{tag}_mid"] = (f(1.2, 0.8 + h, 1.2, 0.8) - f(1.2, 0.8 - h, 1.2, 0.8)) / (2 * h)
     return out
 
 
 def check_near_collapse(predictions: dict) -> bool:
     """``predictions`` says, for each loss, where one gradient-descent step moves μ of N(1.7, 0.5²)
-    ("towards the missed bump" or "back to its bump") and σ of N(2, 0.8²) ("grows" or "shrinks")."""
-    allowed = {"ns_mu": (_TOWARDS, _BACK), "mm_mu": (_TOWARDS, _BACK), "ns_sigma": ("grows", "shrinks"),
-               "mm_sigma": ("grows", "shrinks")}
+    ("towards the missed bump" or "back to its bump"), σ of N(2, 0.8²) and σ of N(1.2, 0.8²)
+    ("grows" or "shrinks"; "grow" and "shrink" are accepted too)."""
+    sizes = (_GROW, _SHRINK)
+    allowed = {"ns_mu": (_TOWARDS, _BACK), "mm_mu": (_TOWARDS, _BACK), "ns_sigma": sizes,
+               "mm_sigma": sizes, "ns_mid": sizes, "mm_mid": sizes}
     if not isinstance(predictions, dict) or set(predictions) != set(allowed):
         raise ExerciseFailed(f"answer with a dict with the keys {sorted(allowed)}.")
-    unanswered = [k for k, ok in allowed.items() if str(predictions[k]).strip().lower() not in ok]
+    said = {k: _SYNONYMS.get(str(v).strip().lower(), str(v).strip().lower()) for k, v in predictions.items()}
+    unanswered = [k for k, ok in allowed.items() if said[k] not in ok]
     if unanswered:
         raise ExerciseFailed("answer " + "; ".join(f"{k} with " + " or ".join(f'"{a}"' for a in allowed[k])
                                                    for k in unanswered) + ".")
     grads = near_collapse_gradients()
-    truth = {k: ((_BACK if g < 0 else _TOWARDS) if k.endswith("mu") else ("grows" if g < 0 else "shrinks"))
+    truth = {k: ((_BACK if g < 0 else _TOWARDS) if k.endswith("mu") else (_GROW if g < 0 else _SHRINK))
              for k, g in grads.items()}   # descent moves against the gradient; the missed bump is at −2
     print("gradients at D*: " + ", ".join(f"{k} {g:+.3f}" for k, g in grads.items()))
-    wrong = [k for k in allowed if str(predictions[k]).strip().lower() != truth[k]]
+    wrong = [k for k in allowed if said[k] != truth[k]]
     if wrong:
         raise ExerciseFailed("not yet: " + "; ".join(f"{k} is {truth[k]!r}" for k in wrong) + ". Sketch "
-                             "D* = p_data/(p_data + p_g) on the bump: where is it highest, and where do "
-                             "the samples go if they climb it?")
-    return _passed("a nearly collapsed generator goes back to its bump, with either loss")
+                             "D* = p_data/(p_data + p_g) where p_g has its samples. By (7), each sample's "
+                             "push is weighted by D* for the minimax loss and by 1 − D* for the "
+                             "non-saturating one: which samples does each loss listen to?")
+    return _passed("a nearly collapsed generator: the two losses agree near the collapse and can disagree "
+                   "further out")
 
 
 def check_disjoint_supports(answers: dict) -> bool:
