@@ -7,7 +7,7 @@ ARGS   ?=
 # Test workers (pytest-xdist): one per core by default; JOBS=0 runs the tests in one process.
 JOBS   ?= auto
 
-.PHONY: help install train test lint unit notebooks lab bench test-min student sync test-seeds notebooks-full notebooks-fast clean
+.PHONY: help install train test lint unit notebooks lab bench test-min student sync test-seeds notebooks-full notebooks-fast clean book book-test
 
 help:
 	@echo "make train   train the main job (the DCGAN, self-conditioned on clusters), write runs/dcgan/{samples.png,progress.gif,losses.png,generator.keras,metrics.json}"
@@ -18,6 +18,8 @@ help:
 	@echo "make student student copies in student/ (solutions replaced by stubs, outputs cleared)"
 	@echo "make sync    rewrite the notebooks' set-up and navigation cells and the README index"
 	@echo "make notebooks-full  execute every notebook in full mode in place and record its run time"
+	@echo "make book    the notebooks (stored outputs, not re-run) and the README as a static site in build/book/html"
+	@echo "make book-test  build the site and open every page in headless Chromium (screenshots in build/book/screenshots)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; run with PYTHON=python3.X")'
@@ -34,7 +36,7 @@ train: $(STAMP)
 test: $(STAMP) lint unit notebooks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gan_helpers tests scripts benchmarks notebooks
+	$(VENV)/bin/ruff check gan_helpers tests scripts benchmarks notebooks book
 
 unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist worksteal --durations=15 tests
@@ -69,8 +71,16 @@ notebooks-full: $(STAMP)
 notebooks-fast: $(STAMP)
 	$(PY) scripts/notebooks.py run --mode fast $(NB)
 
+# The course site: Sphinx + MyST-NB from the committed outputs (book/conf.py, scripts/book.py), offline.
+book: $(STAMP)
+	$(PY) scripts/book.py
+
+# `make unit` runs it too, and skips it (saying why) without a Chromium: apt-get install chromium.
+book-test: $(STAMP)
+	$(PY) -m pytest -p no:randomly -s tests/test_book.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train_step.py
 
 clean:
-	rm -rf runs notebooks/runs student .pytest_cache
+	rm -rf runs notebooks/runs student .pytest_cache build/book

@@ -179,10 +179,30 @@ def make_strategy(name: str, cpu_replicas: int | None = None):
     if name == "one":
         return tf.distribute.get_strategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multiworker_class()()
     if cpu_replicas is not None and cpu_replicas > 1:
         return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
     return tf.distribute.MirroredStrategy()
+
+
+def _multiworker_class():
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` also takes a nest of values, one leaf at a time.
+
+    ``keras.Model.fit`` reduces the first batch to learn its shapes, and passes it whole: a labelled
+    batch ``(images, labels)`` then fails across workers with "Attempt to convert a value (PerReplica
+    ...)" (Keras 3.15; keras-team/keras#20329). Reducing each leaf is what ``reduce`` does for one
+    value, so ``fit`` can build the model from a labelled first batch (the main job's clusters, the cGAN's
+    classes)."""
+    tf = _tf()
+
+    class NestReducingMultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            if not tf.nest.is_nested(value):
+                return super().reduce(reduce_op, value, axis)
+            return tf.nest.map_structure(
+                lambda v: super(NestReducingMultiWorkerStrategy, self).reduce(reduce_op, v, axis), value)
+
+    return NestReducingMultiWorkerStrategy
 
 
 def kind_of(strategy) -> str:

@@ -165,7 +165,7 @@ def plot_landscape(snap, real: np.ndarray, ax=None, arrow_length: float | None =
     ax.set_xlim(extent[:2])
     ax.set_ylim(extent[2:])
     if ticks:
-        ax.tick_params(labelsize=6, length=2, pad=1)
+        ax.tick_params(labelsize=8, length=2, pad=1)
     else:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -199,8 +199,8 @@ def landscape_grid(snaps: list, real: np.ndarray, ncols: int = 4, size: float = 
 
 def landscape_gif(snaps: list, real: np.ndarray, size: float = 3.6, dpi: int = 70,
                   seconds_per_frame: float = 0.6, titles=None, colors: int = 64) -> bytes:
-    """The snapshots as an animated GIF (bytes): ``IPython.display.Image(data=…, format="gif")``
-    shows it in Jupyter, Colab and GitHub alike, with no JavaScript and no web fonts."""
+    """The snapshots as an animated GIF (bytes), with no JavaScript and no web fonts; show it with
+    ``gh.toy.show_gif``, which stores it so that it plays in Jupyter, Colab, GitHub and nbconvert's HTML."""
     import io
 
     import matplotlib.pyplot as plt
@@ -268,18 +268,22 @@ def plot_study(rows: list[dict], n_modes: int, ax=None):
 
 
 def plot_final_samples(rows: list[dict], dataset, real: np.ndarray, seed: int, size: float = 2.3):
-    """One panel per recipe: the final samples of the run with ``seed`` (red) over real data (grey)."""
+    """One panel per recipe: the final samples of the run with ``seed`` (green, edged in black) over real
+    data (black), in the landscapes' frame (margin 1.5); the title counts samples outside it."""
     import matplotlib.pyplot as plt
 
     chosen = [r for r in rows if r["seed"] == seed]
     if not chosen:
         raise ValueError(f"no run with seed {seed}; the rows have seeds {sorted({r['seed'] for r in rows})}")
     fig, axes = plt.subplots(1, len(chosen), figsize=(size * len(chosen), size + 0.2), squeeze=False)
-    x0, x1, y0, y1 = dataset.extent()
+    x0, x1, y0, y1 = dataset.extent(margin=1.5)
     for ax, r in zip(axes[0], chosen):
-        ax.scatter(*np.asarray(real).T, s=2, c="lightgrey")
-        ax.scatter(*r["samples"].T, s=2, c="red")
+        fake = np.asarray(r["samples"])
+        outside = int(np.sum((fake[:, 0] < x0) | (fake[:, 0] > x1) | (fake[:, 1] < y0) | (fake[:, 1] > y1)))
+        ax.scatter(*np.asarray(real).T, s=2, c="black")
+        ax.scatter(*fake.T, s=4, c=GENERATED_COLOR, edgecolors="black", linewidths=0.2)
         ax.set(xlim=(x0, x1), ylim=(y0, y1), xticks=[], yticks=[], aspect="equal")
-        ax.set_title(f"{r['recipe']}\n{r['modes']}/{dataset.n_modes} modes", fontsize=7)
+        ax.set_title(f"{r['recipe']}\n{r['modes']}/{dataset.n_modes} modes covered (3σ), "
+                     f"HQ {r['high_quality']:.2f}" + (f", {outside} outside" if outside else ""), fontsize=7)
     fig.tight_layout()
     return fig

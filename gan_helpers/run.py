@@ -122,12 +122,6 @@ def train(spec: RunSpec) -> dict:
         raise RunError(f"--out {spec.out} is a file; give a folder (it is created if missing).")
     try:  # before anything starts TensorFlow's runtime: logical CPUs can only be set up before
         cluster = distribute.tf_config() if spec.strategy == "multiworker" else None
-        labelled = spec.clusters or jobs.model(spec.model).labels == "classes"
-        if cluster and labelled:   # Keras fails on labelled batches there
-            with_k = f" with --clusters {spec.clusters}" if spec.clusters else ""
-            raise RunError(f"--strategy multiworker trains on unlabelled batches only, and --model "
-                           f"{spec.model}{with_k} needs labels or clusters; "
-                           f"use --clusters 0 (the plain DCGAN) or --strategy mirrored.")
         strategy = distribute.make_strategy(spec.strategy, spec.cpu_replicas)
         distribute.check_batch(spec.batch_size, strategy.num_replicas_in_sync)
     except (ValueError, RuntimeError) as exc:
@@ -226,6 +220,14 @@ class Run:
                 raise RunError(f"the workers would start from different epochs ({shown}): "
                                f"every worker must see the chief's checkpoint in {self.ckpt_dir} (a shared "
                                "folder) or all must use --restart.")
+            # and the same schedule: with --source auto a worker without network falls back to the bundled
+            # digits while another loads MNIST, and their step counts (and clusters) would differ
+            for what, value in (("training images", len(self.x)), ("epochs", self.epochs),
+                                ("steps per epoch", self.steps_per_epoch)):
+                seen = distribute.values_on_replicas(self.strategy, value)
+                if len(set(seen)) > 1:
+                    raise RunError(f"the workers disagree on the {what} ({', '.join(map(str, seen))}): give "
+                                   "every worker the same data (the same --source and files) and settings.")
         out.mkdir(parents=True, exist_ok=True)
         self.write_to.mkdir(parents=True, exist_ok=True)
         print(self.digits.describe() + (f"; fast mode uses the first {len(self.x)}" if self.fast else ""))

@@ -8,6 +8,7 @@ from importlib import resources
 
 RECIPE_STUDY = "dcgan_recipe_study.json"
 CRITIC_TRACKING = "critic_tracking.json"
+LONG_RUNS = "long_runs.json"
 
 
 def load(name: str) -> dict:
@@ -22,9 +23,16 @@ def load_recipe_study() -> dict:
 
 
 def load_critic_tracking() -> dict:
-    """The longer WGAN-GP run that notebook 07 plots: FD-MNIST, the critic's W1 estimate and the
-    losses every few seconds over 10 minutes (``benchmarks/critic_tracking.py`` writes it)."""
+    """The 600-s WGAN-GP run that notebook 07 reads: FD-MNIST, the critic's W1 estimate and the losses
+    every 15 s over 823 generator steps (``benchmarks/critic_tracking.py --seconds``, an earlier version)."""
     return load(CRITIC_TRACKING)
+
+
+def load_long_runs() -> dict:
+    """Notebook 07's long runs of its three recipes (``benchmarks/critic_tracking.py`` writes them): per
+    recipe the losses, FD-MNIST and the critic's gradient norm every 25 generator steps, the final
+    FD-MNIST and confident share of 2,000 samples, and the file name of its sample grid."""
+    return load(LONG_RUNS)
 
 
 def format_recipe_study(study: dict, names: list[str] | None = None) -> str:
@@ -43,3 +51,18 @@ def format_recipe_study(study: dict, names: list[str] | None = None) -> str:
                      f"{r['precision']:>6.2f}/{r['recall']:.2f}{r['d_real']:>9.2f}/{r['d_fake']:.2f}{raw}{raw_bn}")
     where = f"{study['device']}, {study['date']}; {study['data']}; {study['metrics']}."
     return "\n".join(lines) + "\n\n" + where
+
+
+LR_SWEEP = "lr_sweep.json"
+
+
+def load_lr_sweep() -> dict:
+    """Notebook 07's learning-rate sweep (``benchmarks/recipes_lr_sweep.py``): as stored, two WGAN-GP rows
+    (1e-4, 1e-3) at 60 generator steps on a loaded 2-core CPU, with FD-MNIST and the confident share; 3e-4
+    and the DCGAN and SN-GAN rows were not run."""
+    return load(LR_SWEEP)
+
+
+def result_path(name: str):
+    """The path of a stored result file (a sample grid PNG, for instance) in ``gan_helpers/results``."""
+    return resources.files("gan_helpers").joinpath("results", name)

@@ -1,4 +1,4 @@
-"""2-D toy data with known modes (ring, grid, moons, spiral), and snapshots of a toy GAN's game:
+"""2-D toy data with known modes (the ring of 8 Gaussians), and snapshots of a toy GAN's game:
 the discriminator's landscape D(x) over the plane and the generator's gradient on its samples,
 recorded during training by ``ToyRecorder``."""
 
@@ -14,7 +14,7 @@ from .metrics import mode_coverage
 from .recipes import compile_gan
 from .training import GAN, generate_from, noise
 
-TOY_DATASETS = ("ring", "grid", "moons", "spiral")
+TOY_DATASETS = ("ring",)
 
 
 @dataclass(frozen=True)
@@ -58,33 +58,12 @@ def _ring(n_modes: int = 8, radius: float = 2.0, sigma: float = 0.05) -> ToyData
     return ToyDataset("ring", radius * np.stack([np.cos(angles), np.sin(angles)], 1), sigma)
 
 
-def _grid(side: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> ToyDataset:
-    axis = spacing * (np.arange(side) - (side - 1) / 2)
-    xx, yy = np.meshgrid(axis, axis)
-    return ToyDataset("grid", np.stack([xx.ravel(), yy.ravel()], 1), sigma)
-
-
-def _moons(per_moon: int = 8, sigma: float = 0.08) -> ToyDataset:
-    t = np.linspace(0, np.pi, per_moon)
-    upper = np.stack([np.cos(t), np.sin(t)], 1)
-    lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1)
-    return ToyDataset("moons", 1.5 * (np.concatenate([upper, lower]) - [0.5, 0.25]), sigma)
-
-
-def _spiral(n_modes: int = 12, sigma: float = 0.05) -> ToyDataset:
-    t = np.linspace(0.5, 3.0, n_modes) * np.pi        # equal angle steps along an Archimedean spiral
-    r = 0.55 * t / np.pi
-    return ToyDataset("spiral", 1.5 * np.stack([r * np.cos(t), r * np.sin(t)], 1), sigma)
-
-
-_BUILDERS = {"ring": _ring, "grid": _grid, "moons": _moons, "spiral": _spiral}
+_BUILDERS = {"ring": _ring}
 
 
 def toy_dataset(name: str, **kwargs) -> ToyDataset:
-    """One of ``ring`` (8 Gaussians on a circle of radius 2 as in Metz et al. 2016, with σ = 0.05;
-    theirs is ``sigma=0.02``, which needs many more steps to hit within 3σ),
-    ``grid`` (5×5 Gaussians 2 apart, σ = 0.05), ``moons`` (16 Gaussians on two arcs) or
-    ``spiral`` (12 Gaussians on a spiral); keyword arguments change the sizes."""
+    """``ring``: 8 Gaussians on a circle of radius 2 as in Metz et al. 2016, with σ = 0.05 (theirs is
+    ``sigma=0.02``, which needs many more steps to hit within 3σ); keyword arguments change the sizes."""
     try:
         builder = _BUILDERS[name]
     except KeyError:
@@ -213,6 +192,38 @@ def find_hops(steps, coverages: list[dict], min_share: float = 0.8) -> list[tupl
             and min(before["top2_share"], after["top2_share"]) >= min_share]
 
 
+def gif_display_data(gif: bytes, frames: int | None = None) -> dict:
+    """A display bundle that shows an animated GIF everywhere: the GIF's bytes under ``image/png``.
+    nbconvert's HTML and nbviewer skip ``image/gif`` (jupyter/nbconvert#2270), but they embed
+    ``image/png`` as a data URL, and browsers animate the image by its content, not its label."""
+    import base64
+
+    if not isinstance(gif, (bytes, bytearray)) or bytes(gif[:6]) not in (b"GIF87a", b"GIF89a"):
+        raise ValueError("gif must be the bytes of a GIF file (they start with GIF87a or GIF89a)")
+    what = f"{frames} frames" if frames else "frames"
+    return {"image/png": base64.b64encode(bytes(gif)).decode("ascii"),
+            "text/plain": f"<animated GIF, {what}, {len(gif) // 1024} KiB>"}
+
+
+def show_gif(gif: bytes, frames: int | None = None) -> None:
+    """Display an animated GIF so that Jupyter, Colab, GitHub and nbconvert's HTML all animate it."""
+    from IPython.display import display
+
+    display(gif_display_data(gif, frames), raw=True)
+
+
+def d_on_modes(gan, dataset: ToyDataset, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """The median of D(x) (the probability, not the logit) over ``n`` real points of each mode: one
+    value per mode, to hold against the optimal D* of a collapsed generator."""
+    out = []
+    for k, centre in enumerate(dataset.modes):
+        rng = np.random.default_rng(seed + k)
+        x = (centre + dataset.sigma * rng.standard_normal((n, 2))).astype("float32")
+        logits = keras.ops.convert_to_numpy(gan.discriminator(x, training=False)).ravel()
+        out.append(float(np.median(1 / (1 + np.exp(-logits)))))
+    return np.array(out)
+
+
 # ----------------------------------------------------------------------------- recipes and studies
 @dataclass(frozen=True)
 class ToyRecipe:
@@ -321,16 +332,18 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def format_summary(summary: dict[str, dict], n_modes: int) -> str:
+def format_summary(summary: dict[str, dict], n_modes: int, seconds: bool = True) -> str:
     """The ``summarise`` table as aligned text: mean ± standard deviation over seeds. The KL column
-    counts only high-quality samples (0: even over the modes, log K: all on one)."""
+    counts only high-quality samples (0: even over the modes, log K: all on one). ``seconds=False``
+    leaves out the seconds per run (for runs that shared the machine, whose seconds are not timings)."""
     lines = [f"{'recipe':<34}{'seeds':>6}{'modes of ' + str(n_modes):>16}{'worst–best':>12}"
-             f"{'high quality':>16}{'top-2 share':>16}{'KL (HQ)':>16}{'s / run':>9}"]
+             f"{'high quality':>16}{'top-2 share':>16}{'KL (HQ)':>16}"
+             + (f"{'s / run':>9}" if seconds else "")]
     for name, s in summary.items():
         lines.append(f"{name:<34}{s['seeds']:>6}{s['modes'][0]:>10.1f} ± {s['modes'][1]:<3.1f}"
                      f"{s['modes_min']:>8}–{s['modes_max']:<3}"
                      f"{s['high_quality'][0]:>10.2f} ± {s['high_quality'][1]:<4.2f}"
                      f"{s['top2_share'][0]:>10.2f} ± {s['top2_share'][1]:<4.2f}"
                      f"{s['kl_hq'][0]:>10.2f} ± {s['kl_hq'][1]:<4.2f}"
-                     f"{s['seconds']:>8.0f}")
+                     + (f"{s['seconds']:>8.0f}" if seconds else ""))
     return "\n".join(lines)

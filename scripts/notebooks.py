@@ -387,6 +387,8 @@ def shrink_images(nb, colours: int = 128) -> int:
             if "image/png" not in data:
                 continue
             raw = base64.b64decode(data["image/png"])
+            if raw[:4] == b"GIF8":   # an animation stored under image/png on purpose (nbconvert shows it)
+                continue
             img = Image.open(io.BytesIO(raw)).convert("RGB")
             buf = io.BytesIO()
             img.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", optimize=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_helpers import cli, distribute
+from gan_helpers import cli, distribute, exercises
 
 HERE = Path(__file__).resolve().parent
 TOL = 1e-6  # float32 sums in another order; a missing 1/replicas moves weights by ~1e-2
@@ -92,7 +92,7 @@ def _run_workers(out: Path, *extra: str, timeout: int = 540, status: int = 0,
                                                      "task": {"type": "worker", "index": index}}))
         cmd = [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled", "--out",
                str(out), "--width", "8", "--d-width", "16", "--quiet", "--strategy", "multiworker",
-               "--clusters", "0", *extra_here]
+               *extra_here]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env=env))
     results = []
@@ -118,7 +118,8 @@ def _digest(stdout: str) -> str:
 
 def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(tmp_path):
     out = tmp_path / "run"
-    chief, worker = _run_workers(out)
+    chief, worker = _run_workers(out)   # the defaults: the main job, self-conditioned on 50 clusters
+    assert "Self-conditioning on 50 k-means clusters" in chief.stdout
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
     m = json.loads((out / "metrics.json").read_text())
@@ -144,6 +145,13 @@ def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 3   # nothing was overwritten
 
 
+def test_two_workers_train_the_conditional_gan_in_sync(tmp_path):
+    # labelled batches (x, y) across workers: Keras' first-batch reduce needs distribute's nest fix
+    chief, worker = _run_workers(tmp_path / "cgan", "--model", "cgan", "--epochs", "1")
+    assert "Training cgan" in chief.stdout
+    assert _digest(chief.stdout) == _digest(worker.stdout)
+
+
 # ----------------------------------------------------------------------------- CLI errors
 def _cli(args, env_tf_config=None):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
@@ -153,13 +161,39 @@ def _cli(args, env_tf_config=None):
                           text=True, timeout=300, env=env)
 
 
+NESTED_REDUCE = """
+import json, os
+os.environ.pop("TF_CONFIG", None)
+import tensorflow as tf
+from gan_helpers import distribute
+strategy = distribute._multiworker_class()()
+def step():
+    x = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group + 1, tf.float32)
+    return {"images": tf.stack([x, 2 * x]), "labels": (3 * x, tf.reshape(x, (1, 1)))}
+values, op = strategy.run(step), tf.distribute.ReduceOp.SUM
+nested = strategy.reduce(op, values, axis=None)
+leaves = tf.nest.map_structure(
+    lambda v: tf.distribute.MultiWorkerMirroredStrategy.reduce(strategy, op, v, None), values)
+tf.nest.assert_same_structure(nested, values)
+print("RESULT", json.dumps([[v.numpy().tolist() for v in tf.nest.flatten(r)] for r in (nested, leaves)]))
+"""
+
+
+def test_nested_reduce_equals_the_reduce_of_each_leaf():
+    # distribute's fix for keras-team/keras#20329, in a fresh process: one local worker, no training
+    proc = subprocess.run([sys.executable, "-c", NESTED_REDUCE], capture_output=True, text=True, timeout=300,
+                          cwd=HERE.parent, env={k: v for k, v in os.environ.items() if k != "TF_CONFIG"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    nested, leaves = json.loads(line[len("RESULT "):])
+    assert nested == leaves == [[1.0, 2.0], 3.0, [[1.0]]]
+
+
 @pytest.mark.parametrize("args,tf_config,message", [
     (["--strategy", "multiworker"], None, "--strategy multiworker needs TF_CONFIG"),
     (["--strategy", "multiworker"], "{not json", "TF_CONFIG is not valid JSON"),
     (["--strategy", "multiworker"], '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", '
      '"index": 3}}', "task index 3 is not among the 1 worker"),
-    (["--strategy", "multiworker"], '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", '
-     '"index": 0}}', "--strategy multiworker trains on unlabelled batches only"),   # the main job's clusters
     (["--cpu-replicas", "2", "--strategy", "one"], None, "--cpu-replicas 2 needs --strategy mirrored"),
     (["--cpu-replicas", "2", "--batch-size", "63"], None, "--batch-size 63 does not split evenly over 2"),
 ])
@@ -237,3 +271,24 @@ def test_synced_moments_exercise_names_the_average_of_local_variances():
     assert exercises.check_synced_moments(right)
     with pytest.raises(exercises.ExerciseFailed, match="average of the replicas' own variances"):
         exercises.check_synced_moments(lambda parts: (right(parts)[0], np.mean([p.var(0) for p in parts], 0)))
+
+
+def test_unscaled_step_exercise_names_what_each_optimizer_does():
+    ex = exercises.nb09_distributed
+    assert ex.check_unscaled_step({"sgd": 4, "adam": 1})
+    with pytest.raises(exercises.ExerciseFailed, match="adam: you predicted 4"):
+        ex.check_unscaled_step({"sgd": 4, "adam": 4})
+    with pytest.raises(exercises.ExerciseFailed, match="fill in every prediction"):
+        ex.check_unscaled_step({"sgd": 4, "adam": ...})
+
+
+def test_scale_out_plan_and_two_example_batch_norm_exercises():
+    ex = exercises.nb09_distributed
+    good = {"A": {"per_replica": 8, "steps": 2500, "noisier_bn": True},
+            "B": {"per_replica": 64, "steps": 313, "noisier_bn": False}}
+    assert ex.check_scale_out_plan(good)
+    with pytest.raises(exercises.ExerciseFailed, match="plan B: the main job sees"):
+        ex.check_scale_out_plan({**good, "B": {**good["B"], "steps": 2500}})
+    assert ex.check_two_example_batch_norm((-1, 1))
+    with pytest.raises(exercises.ExerciseFailed, match="batch norm outputs"):
+        ex.check_two_example_batch_norm((0, 1))

@@ -58,14 +58,36 @@ MUTATIONS = {
         # spectral norm: a plain network must fail the per-layer check, and the check must see it
         ("sn_d = gh.models.build_mlp_discriminator(spectral_norm=True)",
          "sn_d = gh.models.build_mlp_discriminator(spectral_norm=False)"),
+        # why the collapse stays: D* = 1/9 on the collapsed mode (9), KL = log 8, and the trained D near D*
+        ("np.testing.assert_allclose(d_star, 1 / 9, rtol=1e-6)",
+         "np.testing.assert_allclose(d_star, 1 / 8, rtol=1e-6)"),                                   # (9)
+        ("np.testing.assert_allclose(kl, np.log(8), rtol=1e-6)",
+         "np.testing.assert_allclose(kl, np.log(7), rtol=1e-6)"),
+        ("np.log(8) - (np.log(16 / 9)", "np.log(8) - (np.log(16 / 8)"),    # KL − 2·JSD in closed form
+        ("d_modes = gh.toy.d_on_modes(gan, RING)",                    # an untrained D must fail the check
+         "d_modes = gh.toy.d_on_modes(gh.toy.build_toy_gan(baseline, seed=1), RING)"),
+        # non-convergence: a generator that never learns (a learning rate of 1e-12) must fail the check
+        ('streak = ToyRecipe("both rates 2e-4 (non-convergence)", g_lr=2e-4, d_lr=2e-4)',
+         'streak = ToyRecipe("both rates 2e-4 (non-convergence)", g_lr=1e-12, d_lr=2e-4)'),
+        # ... and so must a generator on the modes: coverage of real data (all 8 modes, top-two share 0.25)
+        ("radius = np.array([np.median(np.linalg.norm(s.fake, axis=1)) for s in streak_rec.snapshots])",
+         "streak_rec.coverage = [gh.metrics.mode_coverage(RING.sample(2500, seed=3), RING)]\n"
+         "streak_rec.coverage *= len(streak_rec.steps)\n"
+         "radius = np.array([np.median(np.linalg.norm(s.fake, axis=1)) for s in streak_rec.snapshots])"),
+        # the collapse check: a baseline whose samples sit on no mode must fail it
+        ("modes_w, hq_w = watch.series(",
+         "watch = gh.toy.ToyRecorder(RING, z_watch)\n"
+         "watch.steps = list(range(0, STEPS + 1, EVERY))\n"
+         "watch.coverage = [gh.metrics.mode_coverage(np.zeros((2500, 2)), RING)] * len(watch.steps)\n"
+         "modes_w, hq_w = watch.series("),
+        # the study: a WGAN-GP whose generator never learns must fail the check
+        ("study = [r for r in RECIPES if STUDY_RECIPES is None or r.name in STUDY_RECIPES]",
+         "study = [r if r is baseline else __import__('dataclasses').replace(r, g_lr=1e-12)\n"
+         "         for r in RECIPES if STUDY_RECIPES is None or r.name in STUDY_RECIPES]"),
         ("plain_d = gh.models.build_mlp_discriminator(spectral_norm=False)",
          "plain_d = sn_d"),
         # WGAN-GP Algorithm 1: a trainer that shows one batch to every critic step must fail
-        ("fresh.d_step = lambda real, *args: (seen.append(np.asarray(real)), d_step(real, *args))[1]",
-         "fresh.d_step = lambda real, *args: (seen.append(five_batches[-32:]), d_step(real, *args))[1]"),
-        # a hop counter that also counts moves between unsettled snapshots must fail the no-hop check
-        ('"hops": gh.toy.find_hops(rec.steps, rec.coverage),',
-         '"hops": gh.toy.find_hops(rec.steps, rec.coverage, min_share=0.01),'),
+        ("    seen.append(np.asarray(real))\n", "    seen.append(five_batches[-32:])\n"),
     ],
     "04_dcgan_mnist.ipynb": [
         ("betas = np.array([min(RECIPE.ema_decay, (1 + t) / (10 + t))",
@@ -118,6 +140,12 @@ MUTATIONS = {
         ("sigma_svd = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]",
          "sigma_svd = np.linalg.norm(kernel)"),                                     # (6): not Frobenius
         ("for _ in range(100):", "for _ in range(0):"),                            # SN must normalise
+        # λ·GP recovered from the stored logs: L_D of (4) less the terms of (2)
+        ('lambda_gp = np.array([r["d_loss"] for r in rec]) + w_hat',
+         'lambda_gp = np.array([r["d_loss"] for r in rec]) - w_hat'),
+        # the step-counter baseline of section 6: ranked the wrong way round, the check must fail
+        ('(f"WGAN-GP: −step, {steps[-1]} steps", -steps, fd_wgan, steps)',
+         '(f"WGAN-GP: −step, {steps[-1]} steps", steps, fd_wgan, steps)'),
     ],
     "08_adversarial_examples.ipynb": [
         ("2 * np.abs(x_pert - x_test[:8]).max(), rtol=1e-6)",
@@ -137,6 +165,9 @@ MUTATIONS = {
          "+ gaussian_pdf(t, MU, SIGMA) * np.log(D_fixed(t))"),                                      # (2)
         ("y_star = a / (a + b)", "y_star = a / (a + 2 * b)"),                                        # (3)
         ("d_star = gh.theory.optimal_discriminator(p_data, p_g)", "d_star = p_g / (p_data + p_g)"),  # (4)
+        # the trained discriminator (check cell): real and fake swapped in its loss
+        ("loss = gh.losses.discriminator_loss(net(real), net(fake))",
+         "loss = gh.losses.discriminator_loss(net(fake), net(real))"),
         ("eq5 = -np.log(4) + kl_divergence(p, m) + kl_divergence(q, m)",
          "eq5 = -np.log(4) + kl_divergence(m, p) + kl_divergence(m, q)"),                            # (5)
         ("eq6 = -np.log(4) + 2 * js_divergence(p, q)", "eq6 = -np.log(4) + js_divergence(p, q)"),    # (6)
@@ -164,13 +195,23 @@ MUTATIONS = {
         # saturation over the whole region l ≤ −3
         ("per_logit_mm = -tf.nn.softplus(l)", "per_logit_mm = -tf.nn.softplus(-l)"),
         # Theorem 2.5 (7b) and its minimax counterpart
-        ("kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0]\n"
-         "                            - 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
-         "kl_minus_2jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[0], mu0, s0)"),
+        ("np.dot([1, -2], reverse_kl_and_jsd(m, s, log_p))",
+         "np.dot([1, 0], reverse_kl_and_jsd(m, s, log_p))"),
         ("two_jsd = fd_grad(lambda m, s: 2 * reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)",
          "two_jsd = fd_grad(lambda m, s: reverse_kl_and_jsd(m, s, log_p)[1], mu0, s0)"),
-        ("ns_obj, mm_obj = kj[..., 0] - 2 * kj[..., 1], kj[..., 1]",
-         "ns_obj, mm_obj = kj[..., 1], kj[..., 0] - 2 * kj[..., 1]"),
+        # KL − 2 JSD = 2 KL(m ‖ p_data) (7c); a collapsed generator: D* = 1/(k + 1) on the mode (7d),
+        # KL = log k, both losses stationary
+        ("return 2 * trapezoid(np.exp(lm) * (lm - lp), t)",
+         "return 2 * trapezoid(np.exp(lp) * (lp - lm), t)"),                                       # (7c)
+        ("np.testing.assert_allclose(d_mode, 1 / (k + 1)", "np.testing.assert_allclose(d_mode, 1 / k"),
+        ("np.testing.assert_allclose(kl_c, np.log(k)", "np.testing.assert_allclose(kl_c, np.log(k + 1)"),
+        ("grads = fd_grad(objectives, *collapse)",
+         "grads = fd_grad(objectives, collapse[0] - 0.3, collapse[1])"),
+        # the KL barrier (NS objective lowest at the collapse along the path) and the JSD's spread minimum
+        ("return np.array([kl - 2 * jsd, 2 * jsd])", "return np.array([-2 * jsd, 2 * jsd])"),
+        ("return np.array([kl - 2 * jsd, 2 * jsd])", "return np.array([kl - 2 * jsd, 2 * kl])"),
+        # the JSD's local minimum next to the collapse, the ridge, and the spread fit must see the JSD
+        ("return np.array([kl - 2 * jsd, 2 * jsd])", "return np.array([kl - 2 * jsd, kl - 2 * jsd])"),
         # mistake 2: L_G = L_D
         ("np.testing.assert_allclose(grad_fake * n_b, tf.sigmoid(l_fake).numpy(),",
          "np.testing.assert_allclose(grad_fake * n_b, -(1 - tf.sigmoid(l_fake).numpy()),"),
@@ -180,8 +221,9 @@ MUTATIONS = {
         ("np.testing.assert_allclose(g_double, -tf.sigmoid(-s_l).numpy() * s_l * (1 - s_l), rtol=1e-10)",
          "np.testing.assert_allclose(g_double, -tf.sigmoid(-s_l).numpy() * (1 - s_l), rtol=1e-10)"),
         ("double_real = tf.nn.softplus(-tf.sigmoid(l))", "double_real = tf.nn.softplus(-l)"),
-        # mistake 5: a single fixed z
-        ("z_one = tf.repeat(z_batch[:1], 16, axis=0)", "z_one = z_batch"),
+        # mistake 5: the generator's loss on real images
+        ("right_loss = gh.losses.generator_loss_nonsaturating(D_small(G_small(z_batch, training=True)))",
+         "right_loss = gh.losses.generator_loss_nonsaturating(D_small(real_imgs))"),
     ],
 }
 

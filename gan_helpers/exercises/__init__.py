@@ -20,6 +20,8 @@ from .nb02_objective import (
     check_optimal_discriminator,
 )
 from .nb03_toy import (
+    check_collapse_value,
+    check_collapsed_push,
     check_gradient_penalty,
     check_high_quality_share,
     check_minibatch_std,
@@ -27,8 +29,21 @@ from .nb03_toy import (
 )
 from .nb04_dcgan import check_discriminator_loss, check_generator, check_generator_loss
 from .nb05_evaluation import check_classifier_score, check_frechet_distance, check_precision
-from .nb06_conditional import check_class_grid_inputs, check_concat_discriminator, check_projection_logit
-from .nb07_wgan import check_best_critic, check_hinge_loss, check_power_iteration
+from .nb06_conditional import (
+    check_class_grid_inputs,
+    check_concat_discriminator,
+    check_ignored_label_agreement,
+    check_projection_logit,
+    check_shifted_embedding,
+)
+from .nb07_wgan import (
+    check_best_critic,
+    check_hinge_loss,
+    check_lr_prediction,
+    check_one_step_normalisation,
+    check_power_iteration,
+    check_steep_critic,
+)
 from .nb08_adversarial import check_broken_by_any, check_dlr, check_fgsm, check_projection
 from .nb09_distributed import check_replica_loss, check_replica_rows, check_synced_moments
 
@@ -49,6 +64,8 @@ __all__ = [
     "check_gradient_penalty",
     "check_minibatch_std",
     "check_mode_seeking_fit",
+    "check_collapse_value",
+    "check_collapsed_push",
     "check_generator_loss",
     "check_discriminator_loss",
     "check_generator",
@@ -58,9 +75,14 @@ __all__ = [
     "check_projection_logit",
     "check_concat_discriminator",
     "check_class_grid_inputs",
+    "check_shifted_embedding",
+    "check_ignored_label_agreement",
     "check_hinge_loss",
     "check_power_iteration",
     "check_best_critic",
+    "check_steep_critic",
+    "check_one_step_normalisation",
+    "check_lr_prediction",
     "check_fgsm",
     "check_projection",
     "check_broken_by_any",

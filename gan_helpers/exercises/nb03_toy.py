@@ -126,3 +126,99 @@ def check_mode_seeking_fit(answers: dict) -> bool:
         raise ExerciseFailed(f"your reverse fit N({pairs['reverse'][0]:.2f}, {pairs['reverse'][1]:.2f}²) "
                              f"has KL(p_g ‖ p_data) = {rev:.3f}, the minimum is {best_reverse:.3f}; {hint}")
     return _passed("mode-covering forward KL and mode-seeking reverse KL")
+
+
+def _collapse_value(m: int, k: int) -> float:
+    """KL(p_g ‖ p_data) − 2·JSD(p_data ‖ p_g) for p_g spread evenly over m of the k well-separated,
+    equal-weight, equal-shape modes of p_data (the non-saturating generator's objective at D*)."""
+    kl = np.log(k / m)
+    jsd = 0.5 * (np.log(2 * k / (k + m)) + (m / k) * np.log(2 * m / (k + m)) + (1 - m / k) * np.log(2))
+    return float(kl - 2 * jsd)
+
+
+def check_collapse_value(fn: Callable) -> bool:
+    """``fn(m, k)`` must return KL(p_g ‖ p_data) − 2·JSD for a generator spread evenly over m of the k
+    modes, each covered mode with the data's own shape (the modes far apart)."""
+    cases = [(1, 8), (2, 8), (4, 8), (8, 8), (1, 2), (3, 25)]
+    for m, k in cases:
+        want = _collapse_value(m, k)
+        got = _value(_call(fn, m, k))
+        if not np.isclose(got, want, atol=1e-6):
+            kl_only = np.isclose(got, np.log(k / m), atol=1e-6)
+            hint = ("that is KL(p_g ‖ p_data) alone; subtract 2·JSD." if kl_only else
+                    "on a covered mode both densities are multiples of the same Gaussian, so each log-ratio "
+                    "is a constant there; an empty mode adds to only one of the JSD's two terms.")
+            raise ExerciseFailed(f"for m = {m} of k = {k} modes the value is {want:.4f}; yours is {got:.4f}. "
+                                 f"{hint}")
+    values = [_collapse_value(m, 8) for m in range(1, 9)]
+    print("m = 1 … 8 of 8 modes: " + ", ".join(f"{v:.3f}" for v in values))
+    return _passed("the non-saturating objective at D* for a partial collapse")
+
+
+def _collapse_logit(x, spread: float, ring):
+    """l*(x) = log p_data(x) − log p_g(x) for p_g = N(μ_0, (spread·σ)² I) on the ring: the logit of D*."""
+    import keras
+
+    ops = keras.ops
+    sigma = ring.sigma
+    d2 = ops.sum((x[:, None, :] - ops.convert_to_tensor(ring.modes, "float32")[None]) ** 2, axis=-1)
+    log_data = ops.logsumexp(-d2 / (2 * sigma**2), axis=1) - np.log(len(ring.modes) * 2 * np.pi * sigma**2)
+    s = spread * sigma
+    d0 = ops.sum((x - ops.convert_to_tensor(ring.modes[0], "float32")) ** 2, axis=-1)
+    log_g = -d0 / (2 * s**2) - np.log(2 * np.pi * s**2)
+    return (log_data - log_g)[:, None]
+
+
+def _reference_push(loss: str, x, logit_fn):
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logit = logit_fn(x)
+        per_sample = tf.nn.softplus(-logit) if loss == "nonsaturating" else -tf.nn.softplus(logit)
+        total = tf.reduce_sum(per_sample)
+    return -tape.gradient(total, x).numpy()
+
+
+def check_collapsed_push(fn: Callable, answer: str) -> bool:
+    """``fn(loss, x, logit_fn)`` must return the push −∇ₓ of the per-sample generator loss
+    (``"nonsaturating"`` or ``"minimax"``) at the points x (n×2); ``answer`` names the loss whose mean
+    outward push is larger, at D*, on a generator of half the mode's spread on one mode of the ring."""
+    from ..toy import toy_dataset
+
+    ring = toy_dataset("ring")
+    rng = np.random.default_rng(0)
+    rows = []
+    for spread in (1.0, 0.5):
+        x = (ring.modes[0] + spread * ring.sigma * rng.standard_normal((400, 2))).astype("float32")
+        logit_fn = lambda v, s=spread: _collapse_logit(v, s, ring)  # noqa: E731
+        for loss in ("nonsaturating", "minimax"):
+            want = _reference_push(loss, x, logit_fn)
+            got = _numpy(_call(fn, loss, x, logit_fn))
+            if got.shape != want.shape:
+                raise ExerciseFailed(f"the push must have one row per point, shape {want.shape}; yours is "
+                                     f"{got.shape}.")
+            scale = np.abs(want).max() + 1e-3
+            if not np.allclose(got, want, atol=1e-3 * scale + 1e-4, rtol=1e-3):
+                flipped = np.allclose(got, -want, atol=1e-3 * scale + 1e-4, rtol=1e-3)
+                hint = ("its sign is flipped: the push is minus the gradient of the loss." if flipped else
+                        "take the gradient of the per-sample loss (a sum over the points, not the mean) "
+                        "with respect to x, with x watched by the tape.")
+                raise ExerciseFailed(f"the {loss} push at a generator of spread {spread}σ on mode 0 is "
+                                     f"wrong; "
+                                     f"{hint}")
+            radial = np.sum(want * (x - ring.modes[0]), axis=1) / np.linalg.norm(x - ring.modes[0], axis=1)
+            rows.append((spread, loss, float(np.abs(want).max()), float(radial.mean())))
+    for spread, loss, biggest, radial in rows:
+        print(f"spread {spread}σ, {loss:<13}: largest push {biggest:.2e}, mean outward push {radial:+.2e}")
+    choices = ("nonsaturating", "minimax")
+    if answer not in choices:
+        raise ExerciseFailed(f"answer with one of {', '.join(choices)}; got {answer!r}.")
+    outward = {loss: radial for spread, loss, _, radial in rows if spread == 0.5}
+    right = max(outward, key=outward.get)
+    if answer != right:
+        raise ExerciseFailed(f"your answer is {answer!r}, but look at the mean outward pushes printed "
+                             "for the spread 0.5σ: D* is lowest where p_g peaks; which weight, D or 1 − D, "
+                             "is large there?")
+    return _passed(f"at half the spread the {right} loss pushes the samples outward harder")

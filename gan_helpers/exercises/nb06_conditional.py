@@ -112,3 +112,67 @@ def check_class_grid_inputs(fn: Callable) -> bool:
         raise ExerciseFailed("column j must use the same noise vector z[j] in every row (np.tile(z, "
                              "(n_classes, 1))), so that only the label changes down a column.")
     return _passed("class-grid inputs")
+
+
+def check_shifted_embedding(answers: dict) -> bool:
+    """Predictions about the projection D (3) when the same vector c is added to every row of E:
+    ``answers`` maps "logit_changes", "label_gap_changes" and "psi_can_undo_it" to True or False.
+    Checked by computing both logits on random features."""
+    want_keys = {"logit_changes", "label_gap_changes", "psi_can_undo_it"}
+    if not isinstance(answers, dict) or set(answers) != want_keys:
+        raise ExerciseFailed(f"give a dict with exactly the keys {sorted(want_keys)}, each True or False.")
+    rng = np.random.default_rng(0)
+    n, f, k = 8, 5, 10
+    phi, emb, c = rng.normal(size=(n, f)), rng.normal(size=(k, f)), rng.normal(size=f)
+    w, b = rng.normal(size=f), 0.3
+    y, y2 = rng.integers(0, k, n), rng.integers(0, k, n)
+
+    def logit(w_psi, e, labels):
+        return phi @ w_psi + b + np.sum(e[labels] * phi, axis=1)
+
+    before, after = logit(w, emb, y), logit(w, emb + c, y)
+    facts = {
+        "logit_changes": not np.allclose(before, after),
+        "label_gap_changes": not np.allclose(before - logit(w, emb, y2), after - logit(w, emb + c, y2)),
+        "psi_can_undo_it": bool(np.allclose(logit(w - c, emb + c, y), before)),
+    }
+    why = {
+        "logit_changes": "every logit moves by cᵀφ(x), which depends on the image but not on the label.",
+        "label_gap_changes": "f(x, y) − f(x, y′) = (e_y − e_y′)ᵀφ(x): the common c cancels, so D's "
+                             "preference between two labels for the same image is unchanged.",
+        "psi_can_undo_it": "cᵀφ(x) is linear in φ(x), the form of ψ's dense layer: ψ with weights w − c "
+                           "gives back every logit. E is fixed only up to a common shift, as the softmax "
+                           "vectors of (5) are.",
+    }
+    wrong = [key for key in sorted(want_keys) if bool(answers[key]) != facts[key]]
+    if wrong:
+        raise ExerciseFailed("not quite: " + " ".join(
+            f"{key} is {facts[key]}: {why[key]}" for key in wrong))
+    print(" ".join(why[key] for key in sorted(want_keys)))
+    return _passed("the shifted class vectors")
+
+
+def check_ignored_label_agreement(balanced: float, like_training: float, train_labels) -> bool:
+    """Predicted label agreement of a generator that ignores its label and draws digits with the
+    training class frequencies q(c), each read correctly by the classifier: ``balanced`` when every
+    digit is asked for equally often (section 6), ``like_training`` when the asked labels are drawn
+    from q(y) too (as during training). ``train_labels`` are the training labels that give q."""
+    q = np.bincount(np.asarray(train_labels).astype(int).ravel(), minlength=10) / np.size(train_labels)
+    want_balanced, want_like = 0.1, float(np.sum(q ** 2))
+    for name, got, want in (("balanced", balanced, want_balanced),
+                            ("like_training", like_training, want_like)):
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            raise ExerciseFailed(f"{name} must be a number between 0 and 1, got {got!r}.") from None
+        if abs(got) > 1.5:
+            raise ExerciseFailed(f"{name} = {got}: give the agreement as a share (0.25), not a percentage.")
+        if not abs(got - want) <= 0.002:
+            hint = ("A sample asked for c is read as c only when the generator happens to draw a c, which "
+                    "happens with probability q(c) whatever c was asked; average that over the asked "
+                    "labels.")
+            raise ExerciseFailed(f"{name}: your {got:.4f} is not it. {hint}")
+    print(f"Asked equally often: (1/10)·Σ q(c) = 0.1 exactly, whatever q is. Asked like the training "
+          f"labels: Σ q(c)² = {want_like:.4f}, at least 0.1 and equal only for balanced classes. "
+          "Section 6's agreement is measured against this 10% chance level.")
+    return _passed("agreement of a label-blind generator")

@@ -77,3 +77,84 @@ def check_best_critic(fn: Callable) -> bool:
         raise ExerciseFailed(f"your critic is 1-Lipschitz, but E f(real) − E f(fake) = {gap:.3f}, while "
                              f"W1 = √(2/π) = {w1:.3f} here. {hint}")
     return _passed("best 1-Lipschitz critic")
+
+
+def check_steep_critic(gap: float, penalty: float, is_lower_bound: bool) -> bool:
+    """Predictions for the critic f(x) = 3x between real N(2, 1) and fake N(−1, 1) (W1 = 3): ``gap`` is
+    E f(real) − E f(fake), ``penalty`` the term λ·E[(‖∇f‖ − 1)²] of (4) with λ = 10, and
+    ``is_lower_bound`` whether ``gap`` is a lower bound on W1."""
+    want = {"gap": 9.0, "penalty": 40.0}
+    for name, got in (("gap", gap), ("penalty", penalty)):
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            raise ExerciseFailed(f"{name} must be a number, got {got!r}.") from None
+        if not np.isclose(got, want[name], atol=1e-3):
+            hint = ("f is linear: E f(real) − E f(fake) = 3·(E x_real − E x_fake)." if name == "gap" else
+                    "the gradient of 3x is 3 at every x̂, whatever α is; the penalty is λ(3 − 1)².")
+            raise ExerciseFailed(f"{name}: your {got:g} is not it. {hint}")
+    if is_lower_bound is not False:
+        raise ExerciseFailed("9 is above W1 = 3: the duality (1) bounds the gap only for 1-Lipschitz "
+                             "critics, and 3x is 3-Lipschitz. Scaling a critic by k scales its gap by k; "
+                             "a k-Lipschitz critic can report up to k·W1.")
+    print("Scaling a critic by k scales its gap by k; a k-Lipschitz critic can report up to k·W1. "
+          "The penalty (here 40, larger than the gap) is what pulls it back; while λ·GP is large, "
+          "the critic's −L_D is no bound on W1.")
+    return _passed("a critic that is not 1-Lipschitz")
+
+
+def check_one_step_normalisation(answer: str) -> bool:
+    """Prediction: after dividing a kernel W by σ̂, the estimate of one power step (6) from a random unit
+    u, is the top singular value of W / σ̂ "below 1", "exactly 1" or "at least 1"?"""
+    options = ("below 1", "exactly 1", "at least 1")
+    if answer not in options:
+        raise ExerciseFailed(f"answer with one of {options}, got {answer!r}.")
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(200):
+        w = rng.normal(size=(16, 64)) * rng.uniform(0.1, 3)
+        u = rng.normal(size=64)
+        u /= np.linalg.norm(u)
+        v = w @ u
+        v /= np.linalg.norm(v)
+        ratios.append(np.linalg.svd(w, compute_uv=False)[0] / float(v @ w @ u))
+    ratios = np.array(ratios)
+    if answer != "at least 1":
+        raise ExerciseFailed("not so: vᵀWu with unit u and v never exceeds σ(W), so σ̂ ≤ σ and W / σ̂ "
+                             "stretches by σ/σ̂ ≥ 1. On 200 random 16×64 kernels, one step from a random u "
+                             f"leaves W / σ̂ with top singular value {ratios.min():.2f} to "
+                             f"{ratios.max():.2f}.")
+    print(f"On 200 random 16×64 kernels, one step from a random u gives σ(W/σ̂) = {ratios.min():.2f} to "
+          f"{ratios.max():.2f}. Keeping u between updates is what brings it to 1: every training call "
+          "takes one more step (section 3's kernels read 1.000 after 100 calls).")
+    return _passed("one power step")
+
+
+def check_lr_prediction(best: dict, study: dict) -> bool:
+    """``best`` maps each recipe of the stored learning-rate sweep (``study``, from
+    ``gh.studies.load_lr_sweep()``) to the rate you predict gives the lowest FD-MNIST at the short budget."""
+    rows = study["rows"]
+    recipes = list(dict.fromkeys(r["recipe"] for r in rows))
+    if not isinstance(best, dict) or set(best) != set(recipes):
+        raise ExerciseFailed(f"give a dict with one rate for each of {recipes}.")
+    table = "\n".join(f"  {r['recipe']:<8} lr {r['lr']:<7g} {r['steps']:>4} G steps  FD-MNIST "
+                      + (f"{r['fd_mnist']:6.1f}, confident {r['confident_share']:.1%}" if r.get("fd_mnist")
+                         is not None else f"diverged ({r['diverged']})") for r in rows)
+    wrong = []
+    for name in recipes:
+        ok = [r for r in rows if r["recipe"] == name and r.get("fd_mnist") is not None]
+        winner = min(ok, key=lambda r: r["fd_mnist"])["lr"]
+        rates = [r["lr"] for r in rows if r["recipe"] == name]
+        try:
+            mine = float(best[name])
+        except (TypeError, ValueError):
+            raise ExerciseFailed(f"{name}: give one of the swept rates {rates}, got {best[name]!r}.") \
+                from None
+        if not any(np.isclose(mine, lr) for lr in rates):
+            raise ExerciseFailed(f"{name}: pick one of the swept rates {rates}, got {best[name]!r}.")
+        if not np.isclose(mine, winner):
+            wrong.append(f"{name}: the lowest FD came with lr {winner:g}, not {mine:g}")
+    if wrong:
+        raise ExerciseFailed("; ".join(wrong) + ". The sweep:\n" + table)
+    print("The sweep:\n" + table)
+    return _passed("learning-rate prediction")

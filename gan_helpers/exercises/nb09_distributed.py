@@ -72,3 +72,87 @@ def check_synced_moments(fn: Callable) -> bool:
         raise ExerciseFailed(f"the variance over all rows is {whole.var(0).round(4)}, yours is "
                              f"{var.round(4)}; {hint}")
     return _passed("synchronised batch-norm moments")
+
+
+def _prediction(answer, keys: tuple[str, ...], what: str) -> dict:
+    """A learner's dict of predictions, with every key present and filled in."""
+    if not isinstance(answer, dict) or set(keys) - set(answer):
+        raise ExerciseFailed(f"give {what} as a dict with the keys {', '.join(map(repr, keys))}.")
+    if any(answer[k] is None or answer[k] is ... for k in keys):
+        raise ExerciseFailed(f"fill in every prediction ({', '.join(map(repr, keys))}), not ... or None.")
+    return answer
+
+
+def unscaled_update_ratio(optimizer: str, replicas: int, lr: float = 0.05) -> float:
+    """How much longer one optimizer step gets when every gradient is ``replicas`` times too large (the
+    missing 1/R), measured with Keras' own optimizer on the first step."""
+    import keras
+
+    def first_step(scale: float) -> np.ndarray:
+        w = keras.Variable(np.zeros(5, "float32"))
+        opt = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}[optimizer](lr)
+        g = np.linspace(-0.03, 0.02, 5).astype("float32") * scale   # gradients of a D-sized scale
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), w)])
+        return keras.ops.convert_to_numpy(w.value)
+
+    return float(np.linalg.norm(first_step(replicas)) / np.linalg.norm(first_step(1.0)))
+
+
+def check_unscaled_step(predicted) -> bool:
+    """``predicted`` = {"sgd": ratio, "adam": ratio}: how many times longer D's first update gets on
+    4 replicas without the 1/R scaling, under SGD and under Adam (notebook 09, section 2)."""
+    predicted = _prediction(predicted, ("sgd", "adam"), "your two ratios")
+    for name in ("sgd", "adam"):
+        want = unscaled_update_ratio(name, 4)
+        got = float(predicted[name])
+        if not np.isclose(got, want, rtol=0.02):
+            why = ("SGD's step is the learning rate times the gradient: scale the gradient and you scale "
+                   "the step." if name == "sgd" else
+                   "Adam divides the first moment by the square root of the second: what happens to a "
+                   "factor that appears in both?")
+            raise ExerciseFailed(f"{name}: you predicted {got:g}, but Keras' {name.upper()} takes a step "
+                                 f"{want:.3f} times as long with gradients 4 times too large. {why}")
+    return _passed("the missing 1/R under SGD and Adam")
+
+
+def check_scale_out_plan(plan) -> bool:
+    """``plan`` = {"A": {...}, "B": {...}}, each with ``per_replica`` (images per replica per step),
+    ``steps`` (optimizer steps to see the main job's 2,500 × 64 images) and ``noisier_bn`` (are batch
+    norm's per-replica statistics noisier than on one device?), for 8 GPUs with a global batch of 64 (A)
+    or 512 (B) (notebook 09, section 8)."""
+    plan = _prediction(plan, ("A", "B"), "your two plans")
+    truth = {"A": {"per_replica": 8, "steps": (2500,), "noisier_bn": True},
+             "B": {"per_replica": 64, "steps": (312, 313), "noisier_bn": False}}
+    for name, want in truth.items():
+        got = _prediction(plan[name], ("per_replica", "steps", "noisier_bn"), f"plan {name}")
+        if int(got["per_replica"]) != want["per_replica"]:
+            raise ExerciseFailed(f"plan {name}: each of the 8 replicas gets the global batch divided by 8; "
+                                 f"you said {got['per_replica']}.")
+        if int(round(float(got["steps"]))) not in want["steps"]:
+            raise ExerciseFailed(f"plan {name}: the main job sees 2,500 × 64 = 160,000 images; how many "
+                                 f"steps of plan {name}'s global batch is that? You said {got['steps']}.")
+        if bool(got["noisier_bn"]) != want["noisier_bn"]:
+            raise ExerciseFailed(f"plan {name}: batch norm normalises over one replica's images. Compare "
+                                 f"that count with the 64 it sees on one device (you said "
+                                 f"{bool(got['noisier_bn'])}).")
+    return _passed("the scale-out plan")
+
+
+def check_two_example_batch_norm(two_values) -> bool:
+    """``two_values`` = (smaller, larger): what batch norm (before its scale γ and shift β) outputs for
+    one feature on a replica with only two examples, whatever their two distinct values
+    (notebook 09, exercise 3)."""
+    import keras
+
+    if not isinstance(two_values, (tuple, list)) or len(two_values) != 2:
+        raise ExerciseFailed("give two numbers, (smaller output, larger output).")
+    got = np.sort(np.asarray(two_values, dtype=np.float64))
+    bn = keras.layers.BatchNormalization(epsilon=1e-6, center=False, scale=False)
+    rng = np.random.default_rng(2)
+    for u, v in rng.normal(0, 5, size=(3, 2)):
+        out = np.sort(keras.ops.convert_to_numpy(bn(np.array([[u], [v]], "float32"), training=True)).ravel())
+        if not np.allclose(got, out, atol=1e-2):
+            raise ExerciseFailed(f"for the two values {u:.2f} and {v:.2f} batch norm outputs "
+                                 f"{out.round(3).tolist()}, not {got.tolist()}. Work out the mean and the "
+                                 "variance of two numbers u < v in terms of u and v.")
+    return _passed("batch norm on two examples")
