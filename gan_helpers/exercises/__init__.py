@@ -45,7 +45,14 @@ from .nb07_wgan import (
     check_steep_critic,
 )
 from .nb08_adversarial import check_broken_by_any, check_dlr, check_fgsm, check_projection
-from .nb09_distributed import check_replica_loss, check_replica_rows, check_synced_moments
+from .nb09_distributed import (
+    check_replica_loss,
+    check_replica_rows,
+    check_scale_out_plan,
+    check_synced_moments,
+    check_two_example_batch_norm,
+    check_unscaled_step,
+)
 
 __all__ = [
     "ExerciseFailed",
@@ -90,4 +97,7 @@ __all__ = [
     "check_replica_loss",
     "check_replica_rows",
     "check_synced_moments",
+    "check_unscaled_step",
+    "check_scale_out_plan",
+    "check_two_example_batch_norm",
 ]

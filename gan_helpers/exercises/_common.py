@@ -22,6 +22,20 @@ def _call(fn: Callable, *args):
                              "check again.") from None
 
 
+def _require_answers(*answers) -> None:
+    """Refuse, kindly, a prediction still holding the student copy's placeholder ("?", None or ...)."""
+    def unanswered(a) -> bool:
+        if isinstance(a, dict):
+            return any(unanswered(v) for v in a.values())
+        if isinstance(a, (list, tuple)):
+            return any(unanswered(v) for v in a)
+        return a is None or a is ... or (isinstance(a, str) and a.strip() == "?")
+
+    if any(unanswered(a) for a in answers):
+        raise ExerciseFailed("write your answer first: replace every \"?\" (or None) in the cell above with "
+                             "your prediction, run it, then this check again.")
+
+
 def _passed(what: str) -> bool:
     print(f"✓ {what}: all checks passed.")
     return True

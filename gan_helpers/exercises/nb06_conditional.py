@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._common import ExerciseFailed, _call, _numpy, _passed
+from ._common import ExerciseFailed, _call, _numpy, _passed, _require_answers
 
 
 def check_projection_logit(fn: Callable) -> bool:
@@ -118,6 +118,7 @@ def check_shifted_embedding(answers: dict) -> bool:
     """Predictions about the projection D (3) when the same vector c is added to every row of E:
     ``answers`` maps "logit_changes", "label_gap_changes" and "psi_can_undo_it" to True or False.
     Checked by computing both logits on random features."""
+    _require_answers(answers)
     want_keys = {"logit_changes", "label_gap_changes", "psi_can_undo_it"}
     if not isinstance(answers, dict) or set(answers) != want_keys:
         raise ExerciseFailed(f"give a dict with exactly the keys {sorted(want_keys)}, each True or False.")
@@ -157,6 +158,7 @@ def check_ignored_label_agreement(balanced: float, like_training: float, train_l
     training class frequencies q(c), each read correctly by the classifier: ``balanced`` when every
     digit is asked for equally often (section 6), ``like_training`` when the asked labels are drawn
     from q(y) too (as during training). ``train_labels`` are the training labels that give q."""
+    _require_answers(balanced, like_training)
     q = np.bincount(np.asarray(train_labels).astype(int).ravel(), minlength=10) / np.size(train_labels)
     want_balanced, want_like = 0.1, float(np.sum(q ** 2))
     for name, got, want in (("balanced", balanced, want_balanced),

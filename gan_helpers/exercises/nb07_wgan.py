@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._common import ExerciseFailed, _call, _numpy, _passed, _value
+from ._common import ExerciseFailed, _call, _numpy, _passed, _require_answers, _value
 
 
 def check_hinge_loss(fn: Callable) -> bool:
@@ -83,6 +83,7 @@ def check_steep_critic(gap: float, penalty: float, is_lower_bound: bool) -> bool
     """Predictions for the critic f(x) = 3x between real N(2, 1) and fake N(−1, 1) (W1 = 3): ``gap`` is
     E f(real) − E f(fake), ``penalty`` the term λ·E[(‖∇f‖ − 1)²] of (4) with λ = 10, and
     ``is_lower_bound`` whether ``gap`` is a lower bound on W1."""
+    _require_answers(gap, penalty, is_lower_bound)
     want = {"gap": 9.0, "penalty": 40.0}
     for name, got in (("gap", gap), ("penalty", penalty)):
         try:
@@ -106,6 +107,7 @@ def check_steep_critic(gap: float, penalty: float, is_lower_bound: bool) -> bool
 def check_one_step_normalisation(answer: str) -> bool:
     """Prediction: after dividing a kernel W by σ̂, the estimate of one power step (6) from a random unit
     u, is the top singular value of W / σ̂ "below 1", "exactly 1" or "at least 1"?"""
+    _require_answers(answer)
     options = ("below 1", "exactly 1", "at least 1")
     if answer not in options:
         raise ExerciseFailed(f"answer with one of {options}, got {answer!r}.")
@@ -133,6 +135,7 @@ def check_one_step_normalisation(answer: str) -> bool:
 def check_lr_prediction(best: dict, study: dict) -> bool:
     """``best`` maps each recipe of the stored learning-rate sweep (``study``, from
     ``gh.studies.load_lr_sweep()``) to the rate you predict gives the lowest FD-MNIST at the short budget."""
+    _require_answers(best)
     rows = study["rows"]
     recipes = list(dict.fromkeys(r["recipe"] for r in rows))
     if not isinstance(best, dict) or set(best) != set(recipes):

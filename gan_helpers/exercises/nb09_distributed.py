@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._common import ExerciseFailed, _call, _passed, _value
+from ._common import ExerciseFailed, _call, _passed, _require_answers, _value
 
 
 def check_replica_loss(fn: Callable) -> bool:
@@ -101,6 +101,7 @@ def unscaled_update_ratio(optimizer: str, replicas: int, lr: float = 0.05) -> fl
 def check_unscaled_step(predicted) -> bool:
     """``predicted`` = {"sgd": ratio, "adam": ratio}: how many times longer D's first update gets on
     4 replicas without the 1/R scaling, under SGD and under Adam (notebook 09, section 2)."""
+    _require_answers(predicted)
     predicted = _prediction(predicted, ("sgd", "adam"), "your two ratios")
     for name in ("sgd", "adam"):
         want = unscaled_update_ratio(name, 4)
@@ -120,6 +121,7 @@ def check_scale_out_plan(plan) -> bool:
     ``steps`` (optimizer steps to see the main job's 2,500 × 64 images) and ``noisier_bn`` (are batch
     norm's per-replica statistics noisier than on one device?), for 8 GPUs with a global batch of 64 (A)
     or 512 (B) (notebook 09, section 8)."""
+    _require_answers(plan)
     plan = _prediction(plan, ("A", "B"), "your two plans")
     truth = {"A": {"per_replica": 8, "steps": (2500,), "noisier_bn": True},
              "B": {"per_replica": 64, "steps": (312, 313), "noisier_bn": False}}
@@ -142,6 +144,7 @@ def check_two_example_batch_norm(two_values) -> bool:
     """``two_values`` = (smaller, larger): what batch norm (before its scale γ and shift β) outputs for
     one feature on a replica with only two examples, whatever their two distinct values
     (notebook 09, exercise 3)."""
+    _require_answers(two_values)
     import keras
 
     if not isinstance(two_values, (tuple, list)) or len(two_values) != 2:
