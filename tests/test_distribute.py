@@ -278,7 +278,7 @@ def test_unscaled_step_exercise_names_what_each_optimizer_does():
     assert ex.check_unscaled_step({"sgd": 4, "adam": 1})
     with pytest.raises(exercises.ExerciseFailed, match="adam: you predicted 4"):
         ex.check_unscaled_step({"sgd": 4, "adam": 4})
-    with pytest.raises(exercises.ExerciseFailed, match="fill in every prediction"):
+    with pytest.raises(exercises.ExerciseFailed, match="write your answer first"):
         ex.check_unscaled_step({"sgd": 4, "adam": ...})
 
 
