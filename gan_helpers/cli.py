@@ -48,10 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = DCGANRecipe()
     parser = _Parser(prog="python -m gan_helpers", description="Adversarial-learning tutorial helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a GAN (--model); write samples, GIF, losses and metrics",
-                       description="Train the DCGAN of notebook 04, self-conditioned on k-means clusters "
-                                   "of the training images (--clusters; --model cgan: the conditional GAN of "
-                                   "notebook 06; wgan-gp or sngan: notebook 07's variants) and write "
+    t = sub.add_parser("train", help="train a GAN (by default the main job: a self-conditioned GAN with "
+                                     "DCGAN networks); write samples, GIF, losses and metrics",
+                       description="Train the main job, a self-conditioned GAN with DCGAN networks (k-means "
+                                   "clusters of the pixels): notebook 04, section 9 (--clusters 0: the plain "
+                                   "DCGAN of its sections 2-8; --model cgan: the conditional GAN of "
+                                   "notebook 06; wgan-gp or sngan: notebook 07's variants), and write "
                                    "samples.png, "
                                    "progress.gif, losses.png, generator.keras and metrics.json. "
                                    "Rerunning the same command resumes from the last epoch's "
@@ -79,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_learning_rate, default=r.lr,
                    help=f"Adam learning rate of both networks (default {r.lr})")
     t.add_argument("--model", choices=tuple(MODELS), default="dcgan",
-                   help="dcgan (the recipe of notebook 04); cgan (label-conditioned, notebook 06: "
+                   help="dcgan (DCGAN networks, notebook 04; self-conditioned unless --clusters 0); "
+                        "cgan (label-conditioned, notebook 06: "
                         "generator.keras takes [z, labels], samples.png has one row per digit); "
                         "wgan-gp (Wasserstein critic with gradient penalty, 5 critic steps per generator "
                         "step) or sngan (spectrally normalised critic, hinge loss), notebook 07, with "
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=None, metavar="K",
                    help="dcgan only: self-condition G and D on K k-means clusters of the training "
                         "images (no labels; generator.keras still takes z alone); 0 trains the plain "
-                        "DCGAN (default: 50 for dcgan, notebook 04, section 9)")
+                        "DCGAN (default: 50 for dcgan, the main job, notebook 04, section 9)")
     t.add_argument("--loss", choices=GENERATOR_LOSSES, default=None,
                    help="generator loss: " + "; ".join(f"{' or '.join(m.losses)} for {m.name}"
                                                        for m in MODELS.values())
