@@ -8,18 +8,12 @@ critic's gradient norm ‖∇f(x̂)‖ at points x̂ between 256 fixed held-out 
 noise (its mean and the mean of (‖∇f‖ − 1)²). At the end it measures 2,000 samples against the 2,000
 held-out digits (FD-MNIST, confident share) and saves an 8×8 sample grid as a PNG:
 
-    export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
-    for r in WGAN-GP DCGAN SN-GAN; do
-      python benchmarks/critic_tracking.py --steps 1500 --recipes $r --stop-file runs/ct/STOP \\
-          --part runs/ct/part_$r.json &
-    done; wait
-    python benchmarks/critic_tracking.py --merge runs/ct/part_{WGAN-GP,DCGAN,SN-GAN}.json \\
-        --export gan_helpers/results/long_runs.json
+    python benchmarks/critic_tracking.py --steps 2000 --recipes WGAN-GP,DCGAN,SN-GAN \\
+        --stop-file runs/ct/STOP --part runs/ct/long.json
+    python benchmarks/critic_tracking.py --merge runs/ct/long.json --export gan_helpers/results/long_runs.json
 
 ``touch runs/ct/STOP`` ends every run at its next record (as ``--steps`` set to its steps would), then
-measures it. The earlier 600-s WGAN-GP run that ``critic_tracking.json`` holds came from this script's
-wall-clock version (``--seconds 600 --recipes WGAN-GP``), which ``git log`` keeps.
-
+measures it.
 Step-based, so another job on the machine changes how long a run takes, not what it records.
 """
 
@@ -27,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -35,11 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-NOTE = ("one process per recipe, each in its own session (setsid); the DCGAN and SN-GAN with one thread "
-        "each (TF_NUM_INTRAOP_THREADS=1, TF_NUM_INTEROP_THREADS=1), WGAN-GP with two (=2), "
-        "measured while other jobs loaded the 2-core CPU heavily: the seconds are not a benchmark. The "
-        "records are indexed by generator step; a run ended early by --stop-file ends at a record, as "
-        "--steps set to its steps would end it ('reproduce')")
+NOTE = ("one recipe after another in one process on an otherwise idle 2-core CPU (the load average before "
+        "the start is under 'load_before'), TensorFlow's default threads. The records are indexed by "
+        "generator step; a run ended early by --stop-file ends at a record, as --steps set to its steps "
+        "would end it ('reproduce')")
 
 
 def grad_norms(critic, real, fake, alpha) -> np.ndarray:
@@ -118,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, default=None, help="write the merged records here (JSON)")
     parser.add_argument("--grid-dir", type=Path, default=Path("gan_helpers/results"), help="PNG folder")
     parser.add_argument("--stop-file", type=Path, help="end the run at its next record once this exists")
+    parser.add_argument("--note", default=NOTE, help="how the run was made (stored with the records)")
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
 
@@ -129,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, run in out["runs"].items():   # what reproduces each run, stopped early or not
             run["reproduce"] = (f"python benchmarks/critic_tracking.py --steps {run['steps']} --every "
                                 f"{out['every']} --recipes {name} --seed {out['seed']}")
-        out["note"] = NOTE
+        out.setdefault("note", NOTE)
         args.export.write_text(json.dumps(out, indent=1))
         print(f"wrote {args.export}: {', '.join(out['runs'])}")
         return 0
@@ -172,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
            "date": date.today().isoformat(), "device": gh.config.device_description(),
            "machine": platform.machine(), "versions": gh.config.versions(), "data": digits.describe(),
            "steps": args.steps, "every": args.every, "seed": args.seed, "n_track": args.n_track,
-           "n_eval": args.n_eval, "note": NOTE, "runs": {}}
+           "n_eval": args.n_eval, "note": args.note, "load_before": [round(x, 2) for x in os.getloadavg()],
+           "runs": {}}
     for name in args.recipes.split(","):
         run = train_one(gh, recipes[name], name, x_train, args.steps, args.every, args.seed, measure, probe,
                         evaluate, args.grid_dir, args.stop_file)

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
            "machine": platform.machine(), "versions": gh.config.versions(), "data": digits.describe(),
            "seed": args.seed, "n_eval": args.n_eval, "steps": STEPS,
            "note": "steps: about what 60 s of training bought each recipe in notebook 07's committed full "
-                   "run on the shared 2-core CPU; one thread per process (TF_NUM_INTRAOP_THREADS=1), "
-                   "measured while other jobs shared the CPU, so the seconds are not a benchmark", "rows": []}
+                   "run on the 2-core CPU; one process; other jobs may share the CPU, so the seconds are "
+                   "not a benchmark", "rows": []}
     names = args.recipes.split(",")
     if args.export.exists():   # rows of the recipes not rerun now stay
         out["rows"] = [r for r in json.loads(args.export.read_text())["rows"] if r["recipe"] not in names]

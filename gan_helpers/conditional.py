@@ -58,15 +58,20 @@ def build_conditional_generator(latent_dim: int = 64, width: int = 32, n_classes
 
 
 def build_conditional_discriminator(width: int = 64, dropout: float = 0.0, head: str = "projection",
-                                    n_classes: int = N_CLASSES,
-                                    name: str = "conditional_discriminator") -> keras.Model:
+                                    n_classes: int = N_CLASSES, name: str = "conditional_discriminator",
+                                    pooled: bool = False) -> keras.Model:
     """[x, y] → one logit. The body is the DCGAN discriminator's (two stride-2 convolutions with
     LeakyReLU(0.2)) giving features φ(x). ``head="projection"``: logit ψ(φ(x)) + e_yᵀ φ(x), with
     e_y a learned row per class (Miyato & Koyama 2018). ``head="concat"``: the one-hot label enters
-    as 10 extra image channels, and the logit is a dense layer on the features (Mirza & Osindero)."""
+    as 10 extra image channels, and the logit is a dense layer on the features (Mirza & Osindero).
+
+    ``pooled``: the projection term is e_yᵀ Σ_p h_p, on the 7×7 map h summed over its positions p (the
+    flattened head with each row shared by the 49 positions: 2·width weights per class, not 98·width)."""
     check_positive(width=width, n_classes=n_classes)
     if head not in HEADS:
         raise ValueError(f"head={head!r} is not known; choose one of {', '.join(HEADS)}.")
+    if pooled and head != "projection":
+        raise ValueError(f"pooled=True pools the projection head's features; head={head!r} has none.")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     x, y = keras.Input(IMAGE_SHAPE, name="images"), _label_input()
@@ -78,8 +83,12 @@ def build_conditional_discriminator(width: int = 64, dropout: float = 0.0, head:
     phi = layers.Flatten(name="phi")(h)
     logit = layers.Dense(1, dtype="float32", name="psi")(phi)
     if head == "projection":
-        e_y = layers.Embedding(n_classes, phi.shape[-1], name="class_embedding")(y)
-        logit = layers.Add(dtype="float32")([logit, layers.Dot(axes=1, dtype="float32")([e_y, phi])])
+        feats = phi
+        if pooled:   # Σ over the positions = 49 × their mean
+            feats = layers.Rescaling(h.shape[1] * h.shape[2], name="sum_pool")(
+                layers.GlobalAveragePooling2D()(h))
+        e_y = layers.Embedding(n_classes, feats.shape[-1], name="class_embedding")(y)
+        logit = layers.Add(dtype="float32")([logit, layers.Dot(axes=1, dtype="float32")([e_y, feats])])
     return keras.Model([x, y], logit, name=name)
 
 

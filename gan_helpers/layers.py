@@ -63,3 +63,25 @@ class ClusterCode(layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "freqs": self.freqs}
+
+
+@keras.saving.register_keras_serializable(package="gan_helpers")
+class NearestCentre(layers.Layer):
+    """image → the index of its nearest centre, argmin_j ‖x − μ_j‖² = argmin_j (‖μ_j‖² − 2 xᵀμ_j): the
+    rule by which ``selfcond.cluster_images`` gives every image its cluster, so it labels any image,
+    a fake too, the way the clusters label the data. Not differentiable in x (an index), and no weights."""
+
+    def __init__(self, centres, **kwargs):
+        super().__init__(**kwargs)
+        centres = np.asarray(centres, dtype="float32")
+        self.centres = centres.reshape(len(centres), -1)
+        self.sq_norms = (self.centres.astype("float64") ** 2).sum(1).astype("float32")
+
+    def call(self, images):
+        x = ops.reshape(ops.cast(images, "float32"), (-1, self.centres.shape[1]))
+        mu = ops.convert_to_tensor(self.centres)
+        scores = ops.convert_to_tensor(self.sq_norms)[None, :] - 2.0 * ops.matmul(x, ops.transpose(mu))
+        return ops.cast(ops.argmin(scores, axis=1), "int32")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "centres": self.centres.tolist()}

@@ -4,7 +4,25 @@ images instead of labels (Liu et al. 2020, arXiv 2006.10728; Sage et al. 2018, a
 A generator that is a continuous function of one Gaussian z must pass through in-between shapes to
 get from one digit to another (Khayatkhoei et al. 2018, arXiv 1806.00880). A discrete code taken
 from z lets it jump instead: the first coordinate of z picks a cluster with the data's cluster
-frequencies, the other coordinates are the style. The saved generator still takes z alone."""
+frequencies, the other coordinates are the style. The saved generator still takes z alone.
+
+Which network needs the clusters? ``build_self_conditioned(arm=…)`` builds the main job ("both") and
+arms that give them to one network only, on the recipe's networks and optimizers
+(``recipe.replace(clusters=0).build()`` is the plain DCGAN):
+
+* "g-only": the main job's G and the plain DCGAN D in the plain ``GAN`` game; c comes from z₁ with the
+  data's shares. The main job's pairing (a fake takes the cluster of a real image of the batch) gives
+  fakes the same shares, and a D blind to c sees a mean over reals plus one over fakes: the same game
+  in expectation.
+* "d-only": the plain G and the main job's D with y = c(x), the nearest k-means centre, for reals and
+  fakes alike (``build_cluster_discriminator``). y is a function of x on both sides, so the JS
+  divergence of the pairs is that of the images: the optimum stays p_G = p_data, and only D's function
+  class changes, to ψ(φ(x)) + e_{c(x)}ᵀ φ(x).
+* "d-only-drawn": the plain G; a fake's y is the cluster of a real image of the batch, a draw from the
+  shares f independent of the fake. D can then reject a fake on its label alone when y is not the
+  fake's own cluster (a share 1 − Σ_c f_c² of fakes: 0.98 for 50 equal clusters), and the JS optimum
+  of G's cluster masses leaves the shares: for f = (0.5, 0.3, 0.15, 0.05) it is (0.67, 0.28, 0.05,
+  0.0001), the smallest cluster dropped. Kept to be measured beside "d-only", not as the D-only arm."""
 
 from __future__ import annotations
 
@@ -14,9 +32,13 @@ import keras
 import numpy as np
 
 from .conditional import LabelledCriticGAN, build_conditional_discriminator, build_conditional_generator
-from .layers import ClusterCode
-from .models import check_positive
+from .layers import ClusterCode, NearestCentre
+from .models import IMAGE_SHAPE, build_discriminator, build_generator, check_positive
 from .recipes import DCGANRecipe
+from .training import GAN
+
+# Which network gets the clusters: the main job (both), then the ablation arms (build_self_conditioned).
+ARMS = ("both", "g-only", "d-only", "d-only-drawn")
 
 
 @dataclass(frozen=True)
@@ -25,6 +47,7 @@ class Clusters:
 
     labels: np.ndarray      # int32 [N], 0 … k − 1
     freqs: np.ndarray       # float64 [k], sums to 1
+    centres: np.ndarray | None = None   # float32 [k, pixels]: each image's label is its nearest centre
 
     @property
     def k(self) -> int:
@@ -69,7 +92,7 @@ def cluster_images(images, k: int, seed: int = 0, iters: int = 30, max_fit: int 
             if len(members):          # an empty cluster keeps its centre
                 centres[j] = members.mean(0)
     labels = _assign(every, (every.astype("float64") ** 2).sum(1), centres)
-    return Clusters(labels.astype("int32"), np.bincount(labels, minlength=k) / len(labels))
+    return Clusters(labels.astype("int32"), np.bincount(labels, minlength=k) / len(labels), centres)
 
 
 def _sq_distance(x, sq, centres) -> np.ndarray:
@@ -124,12 +147,27 @@ def cluster_code(generator: keras.Model) -> ClusterCode:
                      "build_self_conditioned_generator().")
 
 
+def build_cluster_discriminator(width: int, dropout: float, centres, pooled: bool = False,
+                                name: str = "cluster_discriminator") -> keras.Model:
+    """x → logit ψ(φ(x)) + e_{c(x)}ᵀ φ(x), the "d-only" arm's D: the main job's projection D with the
+    label c(x), the nearest of the k-means ``centres``, so that a fake is labelled as a real image is."""
+    x = keras.Input(IMAGE_SHAPE, name="images")
+    y = NearestCentre(centres, dtype="float32", name="nearest_centre")(x)
+    inner = build_conditional_discriminator(width, dropout, "projection", len(centres), pooled=pooled)
+    return keras.Model(x, inner([x, y]), name=name)
+
+
 def build_self_conditioned(recipe: DCGANRecipe, clusters: Clusters, seed: int | None = None,
-                           mixed_precision: bool = False, **compile_kwargs) -> SelfConditionedGAN:
+                           mixed_precision: bool = False, arm: str = "both", pooled: bool = False,
+                           **compile_kwargs) -> GAN:
     """A compiled ``SelfConditionedGAN`` with the recipe's widths, optimizers and weight average, and
-    one cluster code per cluster of ``clusters``."""
+    one cluster code per cluster of ``clusters``; ``arm`` builds an ablation arm instead (a plain ``GAN``
+    or ``LabelledCriticGAN``: module docstring), ``pooled`` D's projection on pooled features."""
 
     r = recipe
+    if arm not in ARMS:
+        raise ValueError(f"arm={arm!r} is not known; choose one of {', '.join(ARMS)} (clusters=0 in the "
+                         "recipe is the plain DCGAN).")
     if not isinstance(clusters, Clusters):
         raise ValueError(f"this recipe self-conditions on {r.clusters} clusters of the training images: "
                          f"pass clusters=gh.selfcond.cluster_images(x_train, {r.clusters or 30}), or use "
@@ -137,8 +175,26 @@ def build_self_conditioned(recipe: DCGANRecipe, clusters: Clusters, seed: int | 
     if clusters.k != r.clusters:
         raise ValueError(f"the recipe asks for {r.clusters} clusters but {clusters.k} were given; "
                          f"cluster with k={r.clusters}, or recipe.replace(clusters={clusters.k}).")
-    gan = SelfConditionedGAN(build_self_conditioned_generator(r.latent_dim, r.g_width, clusters.freqs),
-                             build_conditional_discriminator(r.d_width, r.d_dropout, "projection",
-                                                             clusters.k),
-                             n_classes=clusters.k, seed=seed, ema_decay=r.ema_decay)
+    if pooled and arm == "g-only":
+        raise ValueError("pooled=True pools D's projection head, and the g-only arm's D has none.")
+    if arm == "d-only" and clusters.centres is None:
+        raise ValueError("the d-only arm labels images by their nearest k-means centre, and these "
+                         "clusters keep none: make them with gh.selfcond.cluster_images().")
+    if arm == "both":
+        gan = SelfConditionedGAN(build_self_conditioned_generator(r.latent_dim, r.g_width, clusters.freqs),
+                                 build_conditional_discriminator(r.d_width, r.d_dropout, "projection",
+                                                                 clusters.k, pooled=pooled),
+                                 n_classes=clusters.k, seed=seed, ema_decay=r.ema_decay)
+    elif arm == "g-only":
+        gan = GAN(build_self_conditioned_generator(r.latent_dim, r.g_width, clusters.freqs),
+                  build_discriminator(r.d_width, r.d_dropout), seed=seed, ema_decay=r.ema_decay)
+    elif arm == "d-only":
+        gan = GAN(build_generator(r.latent_dim, r.g_width),
+                  build_cluster_discriminator(r.d_width, r.d_dropout, clusters.centres, pooled),
+                  seed=seed, ema_decay=r.ema_decay)
+    else:
+        gan = LabelledCriticGAN(build_generator(r.latent_dim, r.g_width),
+                                build_conditional_discriminator(r.d_width, r.d_dropout, "projection",
+                                                                clusters.k, pooled=pooled),
+                                n_classes=clusters.k, seed=seed, ema_decay=r.ema_decay)
     return r.compile(gan, mixed_precision, **compile_kwargs)

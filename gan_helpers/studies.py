@@ -7,7 +7,6 @@ import json
 from importlib import resources
 
 RECIPE_STUDY = "dcgan_recipe_study.json"
-CRITIC_TRACKING = "critic_tracking.json"
 LONG_RUNS = "long_runs.json"
 
 
@@ -20,12 +19,6 @@ def load_recipe_study() -> dict:
     """The measured study behind ``DCGANRecipe`` (``benchmarks/recipe_search.py`` writes it): each
     choice trained for the same number of steps on the bundled digits, with its quality."""
     return load(RECIPE_STUDY)
-
-
-def load_critic_tracking() -> dict:
-    """The 600-s WGAN-GP run that notebook 07 reads: FD-MNIST, the critic's W1 estimate and the losses
-    every 15 s over 823 generator steps (``benchmarks/critic_tracking.py --seconds``, an earlier version)."""
-    return load(CRITIC_TRACKING)
 
 
 def load_long_runs() -> dict:
@@ -57,9 +50,8 @@ LR_SWEEP = "lr_sweep.json"
 
 
 def load_lr_sweep() -> dict:
-    """Notebook 07's learning-rate sweep (``benchmarks/recipes_lr_sweep.py``): as stored, two WGAN-GP rows
-    (1e-4, 1e-3) at 60 generator steps on a loaded 2-core CPU, with FD-MNIST and the confident share; 3e-4
-    and the DCGAN and SN-GAN rows were not run."""
+    """Notebook 07's learning-rate sweep (``benchmarks/recipes_lr_sweep.py``): three rates per recipe at
+    the short budget's generator steps, with FD-MNIST and the confident share of 2,000 samples."""
     return load(LR_SWEEP)
 
 

@@ -132,9 +132,13 @@ def check_one_step_normalisation(answer: str) -> bool:
     return _passed("one power step")
 
 
+TIE = 0.05   # FD-MNIST of 2,000 samples: rates whose FD lies within 5% of the best count as tied
+
+
 def check_lr_prediction(best: dict, study: dict) -> bool:
     """``best`` maps each recipe of the stored learning-rate sweep (``study``, from
-    ``gh.studies.load_lr_sweep()``) to the rate you predict gives the lowest FD-MNIST at the short budget."""
+    ``gh.studies.load_lr_sweep()``) to the rate you predict gives the lowest FD-MNIST at the short budget;
+    a rate within ``TIE`` of the lowest FD counts as right."""
     _require_answers(best)
     rows = study["rows"]
     recipes = list(dict.fromkeys(r["recipe"] for r in rows))
@@ -155,8 +159,13 @@ def check_lr_prediction(best: dict, study: dict) -> bool:
                 from None
         if not any(np.isclose(mine, lr) for lr in rates):
             raise ExerciseFailed(f"{name}: pick one of the swept rates {rates}, got {best[name]!r}.")
-        if not np.isclose(mine, winner):
+        fd = {r["lr"]: r["fd_mnist"] for r in ok}
+        mine_fd = next((v for lr, v in fd.items() if np.isclose(mine, lr)), None)
+        if mine_fd is None or mine_fd > (1 + TIE) * fd[winner]:   # a near-tie is within FD's sampling noise
             wrong.append(f"{name}: the lowest FD came with lr {winner:g}, not {mine:g}")
+        elif not np.isclose(mine, winner):
+            print(f"{name}: lr {mine:g} is within {TIE:.0%} of the best FD (lr {winner:g}): a tie at this "
+                  "sample size")
     if wrong:
         raise ExerciseFailed("; ".join(wrong) + ". The sweep:\n" + table)
     print("The sweep:\n" + table)
