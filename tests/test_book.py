@@ -146,7 +146,10 @@ def staged_outputs(path: Path) -> dict:
             data = out.get("data", {})
             if any(k.startswith("image/") for k in data):
                 images += 1
-                gifs += "image/gif" in data
+                # a GIF by its bytes (base64 of "GIF8"), whatever its MIME type: 03 stores its animation
+                # under image/png so that nbconvert shows it
+                gifs += any(k.startswith("image/") and "".join(v).startswith("R0lGOD")
+                            for k, v in data.items())
     return {"images": images, "gifs": gifs, "hidden": hidden, "solutions": solutions}
 
 
@@ -230,12 +233,14 @@ def test_book_in_chromium(site):
                 if not (img["complete"] and img["width"] > 0 and img["height"] > 0):
                     problems.append(f"{where} image does not decode: {img['src']}")
             outputs = [img for img in images if img["output"]]
-            out_gifs = [img for img in outputs if img["src"].lower().endswith(".gif")]
-            for img in out_gifs:
+            out_gifs = []   # a GIF by its bytes, whatever the file's extension
+            for img in outputs:
                 file = html_dir / Path(urlparse(urljoin(base + rel, img["src"])).path).relative_to("/")
-                with Image.open(file) as im:
-                    if getattr(im, "n_frames", 1) < 2:
-                        problems.append(f"{where} GIF is not animated: {img['src']}")
+                if file.is_file() and file.read_bytes()[:4] == b"GIF8":
+                    out_gifs.append(img)
+                    with Image.open(file) as im:
+                        if getattr(im, "n_frames", 1) < 2:
+                            problems.append(f"{where} GIF is not animated: {img['src']}")
 
             if rel.startswith("notebooks/"):
                 stem = Path(rel).stem
@@ -274,7 +279,8 @@ def test_book_in_chromium(site):
             if box:
                 page.evaluate(f"() => window.scrollTo(0, {max(box['y'] - 70, 0)})")
                 page.screenshot(path=str(shots / f"{name}.maths.png"))
-            for k, gif in enumerate(page.locator(".cell_output img[src$='.gif']").all()):
+            for k, img in enumerate(out_gifs):
+                gif = page.locator(f".cell_output img[src='{img['src']}']").first
                 gif.scroll_into_view_if_needed()
                 gif.screenshot(path=str(shots / f"{name}.gif{k + 1}.png"))
 
