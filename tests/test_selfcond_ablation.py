@@ -11,19 +11,15 @@ import numpy as np
 import pytest
 
 from gan_helpers import conditional, jobs, layers, recipes, selfcond, training
+from tests.test_selfcond import blobs as labelled_blobs
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENT = 16
 
 
 def blobs(n_per=20, seed=0):
-    """Three well-separated kinds of image (dark, bright top half, bright left half) with noise."""
-    rng = np.random.default_rng(seed)
-    base = np.full((3, 28, 28, 1), -1.0, "float32")
-    base[1, :14] = 1.0
-    base[2, :, :14] = 1.0
-    x = base[np.repeat(np.arange(3), n_per)] + 0.1 * rng.standard_normal((3 * n_per, 28, 28, 1))
-    return np.clip(x, -1, 1).astype("float32")
+    return labelled_blobs(n_per, seed)[0]   # test_selfcond's three kinds of image, without their kinds
+
 
 
 @pytest.fixture(scope="module")
