@@ -6,12 +6,16 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 # Test workers (pytest-xdist): one per core by default; JOBS=0 runs the tests in one process.
 JOBS   ?= auto
+# Unit tests and notebooks share the workers, longest unit first (tests/schedule.py); nbval runs each notebook
+# once in fast mode (its kernel gets GAN_HELPERS_FAST=1) with the mutation trials (tests/nbval_mutations.py).
+PYTEST_ARGS = -n $(JOBS) --dist loadscope -p tests.schedule -p tests.nbval_mutations --nbval-lax \
+              --nbval-current-env --nbval-cell-timeout=900
 
 .PHONY: help install train test lint unit notebooks lab bench test-min student sync test-seeds notebooks-full notebooks-fast clean book book-test
 
 help:
 	@echo "make train   train the main job (the DCGAN, self-conditioned on clusters), write runs/dcgan/{samples.png,progress.gif,losses.png,generator.keras,metrics.json}"
-	@echo "make test    ruff + unit tests + every notebook under nbval in fast mode"
+	@echo "make test    ruff + unit tests + every notebook under nbval in fast mode, with its mutation checks"
 	@echo "make test-seeds  the notebooks in fast mode with seeds 1 and 2 (SEEDS=...), not only 42"
 	@echo "make lab     JupyterLab on notebooks/"
 	@echo "make bench   speed benchmarks (ratios against a baseline in the same process)"
@@ -33,16 +37,17 @@ install: $(STAMP)
 train: $(STAMP)
 	$(PY) -m gan_helpers train $(ARGS)
 
-test: $(STAMP) lint unit notebooks
+test: $(STAMP) lint
+	$(PY) -m pytest $(PYTEST_ARGS) --durations=25 tests notebooks/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gan_helpers tests scripts benchmarks notebooks book
 
 unit: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist worksteal --durations=15 tests
+	$(PY) -m pytest $(PYTEST_ARGS) --durations=15 tests
 
 notebooks: $(STAMP)
-	GAN_HELPERS_FAST=1 $(PY) -m pytest -n $(JOBS) --dist loadfile -p tests.nbval_groups --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:randomly notebooks/
+	$(PY) -m pytest $(PYTEST_ARGS) notebooks/
 
 # Fast mode with other seeds: no check of a training outcome may rest on seed 42's luck.
 SEEDS ?= 1 2
@@ -57,7 +62,7 @@ test-min:
 	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet -c .ci/constraints-min.txt -e ".[dev]"
 	.venv-min/bin/python -m pip list 2>/dev/null | grep -iE "^(tensorflow|keras|numpy|scipy|matplotlib|pillow) "
-	.venv-min/bin/python -m pytest -n $(JOBS) --dist worksteal tests
+	.venv-min/bin/python -m pytest -n $(JOBS) --dist loadscope -p tests.schedule tests
 
 student: $(STAMP)
 	$(PY) scripts/notebooks.py student

@@ -215,31 +215,36 @@ def test_run_names_a_notebook_by_number_file_name_or_path_and_refuses_no_match(c
 
 
 def test_under_xdist_each_notebook_is_one_unit_and_05_follows_04():
-    from tests.nbval_groups import notebook_scope
+    from tests.schedule import unit_of
 
-    assert notebook_scope("notebooks/03_toy_gan_mode_collapse.ipynb::Cell 7") == "03_toy_gan_mode_collapse"
-    assert notebook_scope("notebooks/05_evaluating_gans.ipynb::Cell 0") == "04_dcgan_mnist"
-    assert notebook_scope("notebooks/04_dcgan_mnist.ipynb::Cell 12") == "04_dcgan_mnist"
+    assert unit_of("notebooks/03_toy_gan_mode_collapse.ipynb::Cell 7") == "03_toy_gan_mode_collapse"
+    assert unit_of("notebooks/05_evaluating_gans.ipynb::Cell 0") == "04_dcgan_mnist"
+    assert unit_of("notebooks/04_dcgan_mnist.ipynb::Cell 12") == "04_dcgan_mnist"
+    assert unit_of("tests/test_resilience.py::test_a") == unit_of("tests/test_resilience.py::test_b")
+    assert unit_of("tests/test_cli.py::test_a") != unit_of("tests/test_cli.py::test_b")
     names = {p.stem for p in PATHS}
     assert {"04_dcgan_mnist", "05_evaluating_gans"} <= names   # the pair the plugin keeps together exists
 
 
 def test_the_xdist_scheduler_keeps_each_notebook_on_one_worker_in_order_and_05_after_04(tmp_path):
-    """Run the plugin's scheduler on stand-in files named like the notebooks, with two workers."""
+    """Run the plugin's scheduler under nbval on stand-in notebooks named like the real ones, two workers."""
     log = tmp_path / "order.log"
-    body = "import os\n\nNAME = __name__.rsplit('.', 1)[-1]\n\n" + "".join(
-        f"def test_{i}():\n    with open({str(log)!r}, 'a') as f:\n"
-        f"        f.write(os.environ['PYTEST_XDIST_WORKER'] + ' ' + NAME + ' {i}\\n')\n\n"
-        for i in range(3))
     stems = ["03_toy_gan_mode_collapse", "04_dcgan_mnist", "05_evaluating_gans", "06_conditional_gan"]
     for stem in stems:
-        (tmp_path / f"{stem}.py").write_text(body)
+        write = "f.write(os.environ['PYTEST_XDIST_WORKER'] + "
+        cells = [nbformat.v4.new_code_cell(f"import os\nwith open({str(log)!r}, 'a') as f:\n"
+                                           f"    {write}' {stem} {i}\\n')")
+                 for i in range(3)]
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / f"{stem}.ipynb")
+    (tmp_path / "test_plain.py").write_text("def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "tests.nbval_groups",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadscope",
+                          "-p", "tests.schedule", "--nbval-lax", "--nbval-current-env",
                           "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path),
-                          *[f"{s}.py" for s in stems]],
+                          "test_plain.py", *[f"{s}.ipynb" for s in stems]],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "14 passed" in run.stdout, run.stdout
     rows = [line.split() for line in log.read_text().splitlines()]
     assert len(rows) == 12
     for stem in stems:
