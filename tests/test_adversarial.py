@@ -288,6 +288,113 @@ def test_apgd_checkpoints_follow_the_paper():
     assert adv.apgd_checkpoints(1) == []
 
 
+class _ScriptedLoss:
+    """A loss oracle for ``_apgd_run`` on a tiny batch: APGD reads only f and sign(∇f), so both are
+    scripted. Row r's t-th new point gets f = script[r][t] and random gradient signs; a point seen before
+    gets its old values (a function of the point, so re-evaluating x_max changes nothing). It records the
+    iterates x⁽⁰⁾, x⁽¹⁾, … of every row and the gradient at each."""
+
+    def __init__(self, script, dim, seed=0):
+        self.script = [list(map(float, s)) for s in script]
+        self.points = [[] for _ in script]
+        self.grads = [[] for _ in script]
+        self.memo = [{} for _ in script]
+        self.rng = np.random.default_rng(seed)
+        self.dim = dim
+
+    def __call__(self, z, y):
+        import tensorflow as tf
+
+        z = z.numpy()
+        f, g = np.zeros(len(z), np.float32), np.zeros(z.shape, np.float32)
+        for r, zr in enumerate(z):
+            key = zr.tobytes()
+            if key not in self.memo[r]:
+                t = len(self.points[r])
+                self.memo[r][key] = (self.script[r][t], self.rng.choice([-1.0, 1.0], self.dim))
+                self.points[r].append(zr.copy())
+                self.grads[r].append(self.memo[r][key][1])
+            f[r], g[r] = self.memo[r][key]
+        logits = tf.one_hot(y, 2)                       # always right: no example is ever broken
+        return tf.constant(f), tf.constant(g), logits
+
+
+def _apgd_step(x, x_prev, eta, grad, lo, hi, alpha=0.75):
+    """Equation (7) for one example: z = Π(x + η·sign g), then Π(x + α(z − x) + (1 − α)(x − x_prev))."""
+    z = np.clip(x + np.float32(eta) * np.sign(grad), lo, hi)
+    return np.clip(x + alpha * (z - x) + (1 - alpha) * (x - x_prev), lo, hi)
+
+
+def _scripted_apgd():
+    """Three examples on a scripted loss, checkpoints after steps 5, 10 and 15 (windows of 5: condition 1
+    fires with fewer than 3.75 rises). Returns ``check(row, t, start, prev, eta)``, True when x⁽ᵗ⁾ of
+    ``row`` is one step of equation (7) with step η·ε from x⁽ˢᵗᵃʳᵗ⁾, x⁽ᵖʳᵉᵛ⁾ being the point before it;
+    ``no_momentum(row, t, start, eta)``, the distance from x⁽ᵗ⁾ to that step without the momentum term;
+    the iterates of each row; and the run's output. Each checkpoint decision is read off the next
+    iterate: a halving restarts the example from x_max with η/2, otherwise it goes on as it was.
+
+    row 0: f falls below its start at once, then rises every step without passing it.
+    row 1: rises once, then falls: condition 1 halves it at w = 5. Then it rises 4 times in 5 steps while
+           staying below f_max, and 5 times in the next 5, still below.
+    row 2: rises at every step, so it never halves.
+    """
+    from gan_helpers.adversarial.attacks import _apgd_run
+
+    script = [[10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16],
+              [0, 5, 4, 3, 2, 1, 1, 2, 3, 4, 4.5, 4.6, 4.7, 4.8, 4.9, 4.95, 4.97],
+              list(range(17))]
+    dim, eps, steps = 8, 0.3, 16
+    x = np.full((3, dim), 0.5, np.float32)             # pixels far from 0 and 1: only the ε-ball binds
+    oracle = _ScriptedLoss(script, dim)
+    out = _apgd_run(oracle, x, np.zeros(3, np.int32), eps, steps, {5, 10, 15}, rho=0.75, momentum=0.75,
+                    rng=np.random.default_rng(0))
+    assert [len(p) for p in oracle.points] == [steps + 1] * 3   # one new point per step, no revisits
+    lo, hi = np.maximum(x - eps, 0.0)[0], np.minimum(x + eps, 1.0)[0]
+    pts, grads = oracle.points, oracle.grads
+
+    def check(row, t, start, prev, eta):
+        want = _apgd_step(pts[row][start], pts[row][prev], eta * eps, grads[row][start], lo, hi)
+        return np.allclose(pts[row][t], want, rtol=0, atol=1e-6)
+
+    def no_momentum(row, t, start, eta):
+        return np.abs(_apgd_step(pts[row][start], pts[row][start], eta * eps, grads[row][start], lo, hi)
+                      - pts[row][t]).max()
+
+    return check, no_momentum, pts, out
+
+
+def test_apgd_condition_2_waits_for_a_checkpoint_without_a_halving():
+    """Croce & Hein's condition 2 (η not reduced at the last checkpoint and f_max not raised since) as the
+    reference runs it: never at the first checkpoint, never right after the example's own halving."""
+    check, _, pts, (out, broken, f_best) = _scripted_apgd()
+    wrong = [why for ok, why in [
+        (check(0, 6, 5, 4, 2), "row 0, w = 5: it must go on as it was, η = 2ε and its momentum term "
+                               "(condition 2 cannot fire at the first checkpoint)"),
+        (check(0, 11, 0, 9, 1), "row 0, w = 10: condition 2 must halve it (η not halved at w = 5, f_max "
+                                "unchanged since) and restart it from x_max = x⁽⁰⁾"),
+        (check(1, 6, 1, 4, 1), "row 1, w = 5: condition 1 must halve it and restart it from x_max = x⁽¹⁾"),
+        (check(1, 11, 10, 9, 1), "row 1, w = 10: it must go on as it was, η = ε and its momentum term "
+                                 "(condition 2 cannot fire right after its halving)"),
+        (check(1, 16, 1, 14, 0.5), "row 1, w = 15: condition 2 must halve it and restart it from x⁽¹⁾"),
+    ] if not ok]
+    assert not wrong, "\n".join(wrong)
+    # the best point is what comes back: x⁽¹⁶⁾ (f = 16), x⁽¹⁾ (f = 5), x⁽¹⁶⁾ (f = 16)
+    assert not broken.any()
+    np.testing.assert_allclose(f_best, [16, 5, 16])
+    for row, t in ((0, 16), (1, 1), (2, 16)):
+        np.testing.assert_array_equal(out[row], pts[row][t])
+
+
+def test_apgd_momentum_is_per_example_across_a_halving():
+    """At w = 5 only row 1 halves. Row 2 must keep its momentum term x⁽⁵⁾ − x⁽⁴⁾; row 1 restarts from
+    x_max = x⁽¹⁾ with the term x_max − x⁽⁴⁾, as Algorithm 1 (x⁽⁵⁾ := x_max) and the reference have it."""
+    check, no_momentum, _, _ = _scripted_apgd()
+    assert check(2, 6, 5, 4, 2), "row 2 lost its momentum term when row 1 halved"
+    assert no_momentum(2, 6, 5, 2) > 0.01                  # and that term mattered at this step
+    assert check(1, 6, 1, 4, 1), "row 1 did not restart from x_max with the momentum term x_max − x⁽⁴⁾"
+    assert no_momentum(1, 6, 1, 1) > 0.01
+
+
 @pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
 def test_apgd_and_square_stay_in_the_eps_ball_and_the_pixel_range(model, digits, eps):
     _, _, x, y = digits  # includes all-0 and all-1 images

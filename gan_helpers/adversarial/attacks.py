@@ -158,7 +158,18 @@ def apgd_start(x: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarra
 
 
 def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
-    """One APGD run on a batch (numpy): returns the best point per example and whether it is broken."""
+    """One APGD run on a batch (numpy): Croce & Hein's Algorithm 1, every example with its own step size,
+    momentum and checkpoint decisions. Returns the point to keep per example (its first misclassified
+    iterate, else its best point x_max), whether it is broken, and f_max.
+
+    At a checkpoint w_j an example's step η halves, and it restarts from its best point x_max, when
+    condition 1 holds (fewer than ρ·(w_j − w_{j−1}) of its steps since w_{j−1} raised f) or condition 2
+    does (η was *not* halved at w_{j−1} and f_max has not risen since w_{j−1}). As in the reference, an
+    example counts as "halved at the previous checkpoint" before the first one, so condition 2 cannot fire
+    at w_1, nor at the checkpoint right after a halving. The momentum term x⁽ᵏ⁾ − x⁽ᵏ⁻¹⁾ is per example:
+    a halving leaves the other examples' untouched, and for the example that restarts it becomes
+    x_max − x⁽ᵏ⁻¹⁾ (Algorithm 1 replaces x⁽ᵏ⁾ by x_max, and the reference keeps x⁽ᵏ⁻¹⁾).
+    """
     n = len(x)
     x_k = apgd_start(x, eps, rng)
     lo, hi = np.maximum(x - eps, 0.0), np.minimum(x + eps, 1.0)
@@ -167,14 +178,16 @@ def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
         f, g, logits = fn(tf.constant(z), tf.constant(y))
         return f.numpy(), g.numpy(), np.argmax(logits.numpy(), -1) != y
 
-    f_k, g_k, broken_k = evaluate(x_k)
-    x_best, f_best = x_k.copy(), f_k.copy()
-    x_broken, broken = x_k.copy(), broken_k.copy()
+    f_k, g_k, broken = evaluate(x_k)
+    x_best, f_best, g_best = x_k.copy(), f_k.copy(), g_k.copy()   # x_max, f_max and ∇f(x_max)
+    x_broken = x_k.copy()
     shape = (n,) + (1,) * (x.ndim - 1)
     eta = np.full(n, 2.0 * eps, np.float32)          # η⁽⁰⁾ = 2ε, one step size per example
-    x_prev = x_k
+    x_prev = x_k                                     # x⁽ᵏ⁻¹⁾ (unused at k = 0: no momentum on step 1)
     increases = np.zeros(n, np.int32)                # steps since the last checkpoint that raised f
-    last_w, eta_at_w, fbest_at_w = 0, eta.copy(), f_best.copy()
+    last_w = 0
+    halved_last = np.ones(n, bool)                   # η halved at the last checkpoint (True before w_1)
+    f_best_last = f_best.copy()                      # f_max at the last checkpoint
     for k in range(steps):
         z = np.clip(x_k + eta.reshape(shape) * np.sign(g_k), lo, hi)
         if k == 0:
@@ -187,21 +200,19 @@ def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
         broken |= broken_new
         increases += f_new > f_k
         better = f_new > f_best
-        x_best[better], f_best[better] = x_new[better], f_new[better]
+        x_best[better], f_best[better], g_best[better] = x_new[better], f_new[better], g_new[better]
         x_prev, x_k, f_k, g_k = x_k, x_new, f_new, g_new
         if k + 1 in checkpoints:
             w = k + 1
             cond1 = increases < rho * (w - last_w)
-            cond2 = (eta_at_w == eta) & (fbest_at_w == f_best)
+            cond2 = ~halved_last & (f_best <= f_best_last)
             halve = cond1 | cond2
             eta[halve] /= 2.0
-            if halve.any():                          # restart from the best point so far
-                x_k = x_k.copy()
-                x_k[halve] = x_best[halve]
-                f_k, g_k, _ = evaluate(x_k)
-                x_prev = x_k.copy()
+            if halve.any():                          # those examples restart from x_max; x_prev stays
+                x_k, f_k, g_k = x_k.copy(), f_k.copy(), g_k.copy()
+                x_k[halve], f_k[halve], g_k[halve] = x_best[halve], f_best[halve], g_best[halve]
             increases[:] = 0
-            last_w, eta_at_w, fbest_at_w = w, eta.copy(), f_best.copy()
+            last_w, halved_last, f_best_last = w, halve, f_best.copy()
     out = np.where(broken.reshape(shape), x_broken, x_best)
     return out, broken, f_best
 
@@ -209,11 +220,23 @@ def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
 def apgd(model: keras.Model, x, y, eps: float, loss: str = "ce", steps: int = 100, restarts: int = 1,
          rho: float = 0.75, momentum: float = 0.75, seed: int = 0,
          batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-    """Auto-PGD (Croce & Hein 2020): signed steps with momentum 0.75 and a step size that starts at 2ε and
-    halves at checkpoints where the loss stopped rising; ``loss`` "ce" (cross-entropy) or "dlr".
+    """Auto-PGD (Croce & Hein 2020, arXiv 2003.01690, Algorithm 1): signed steps with momentum 0.75 and a
+    step size that starts at 2ε and halves at checkpoints where the loss stopped rising; ``loss`` "ce"
+    (cross-entropy) or "dlr".
 
     Per example it returns a point that is misclassified if any iterate of any restart was, else the point
-    of highest loss (the random start included), so it is never weaker than its own start."""
+    of highest loss (the random start included), so it is never weaker than its own start.
+
+    Written from the paper and checked against the reference implementation, fra31/auto-attack,
+    ``autoattack/autopgd_base.py`` (``APGDAttack.attack_single_run``, L∞): the same start (a uniform draw
+    scaled to a largest change of ε), η⁽⁰⁾ = 2ε, α = 0.75 (none on the first step), per-example step sizes,
+    condition 2 blocked at the first checkpoint and right after a halving (its ``reduced_last_check``
+    starts at 1), and a halving restarts that example alone from x_max. Three details follow the paper
+    where the reference differs: the checkpoints are w_j = ⌈p_j·N⌉ (the reference truncates the interval
+    lengths, int(0.22 N) then minus int(0.03 N) down to int(0.06 N), the same for N = 100); condition 1 is
+    "fewer than" ρ·(w_j − w_{j−1}) increases (the reference halves at "at most"); and a step's increase is
+    judged against the point it started from, x⁽⁰⁾ for the first and x_max after a restart (the reference
+    compares the first with 0 and the first after a restart with the loss at the point it left)."""
     eps = _check_eps(eps)
     x, y = _check_data(x, y)
     if loss not in APGD_LOSSES:

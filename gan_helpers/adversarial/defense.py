@@ -155,9 +155,17 @@ class AdversarialTrainer(keras.Model):
 
 class PGDEarlyStopping(keras.callbacks.Callback):
     """Watches PGD and FGSM accuracy on a held-out batch after each epoch (or every ``every_batches``
-    batches), stops when PGD accuracy falls ``drop`` below the best seen (catastrophic overfitting, Wong
-    et al. 2020), and restores the classifier's best weights when training ends (``restore_best``).
-    With ``drop=1`` and ``restore_best=False`` it only records the two curves."""
+    batches), stops when PGD accuracy falls more than ``drop`` below the *best* seen so far, and restores
+    the best epoch's weights when training ends (``restore_best``). With ``drop=1`` and
+    ``restore_best=False`` it only records the two curves.
+
+    This repository's variant of the early stopping of Wong, Rice & Kolter 2020 (arXiv 2001.03994),
+    which guards against catastrophic overfitting; it is not theirs. In locuslab/fast_adversarial
+    (``CIFAR10/train_fgsm.py --early-stop``; their MNIST script has no early stopping) PGD-5 with one
+    restart attacks the epoch's first *training* minibatch after each epoch, training stops when that
+    accuracy is more than 0.2 below the *previous* epoch's, and the previous epoch's weights are kept.
+    Here the batch is held out, the attack is PGD-``steps`` (10 by default), and the comparison is with
+    the best epoch, whose weights are restored."""
 
     def __init__(self, x, y, eps: float = 0.3, steps: int = 10, step_size: float | None = None,
                  drop: float = 0.2, every_batches: int | None = None, seed: int = 0,
