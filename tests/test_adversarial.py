@@ -21,16 +21,31 @@ def digits(bundled):
     return x[:1024], y[:1024], x[1024:], y[1024:]
 
 
-@pytest.fixture(scope="module")
-def model(digits):
-    """A small MLP trained for two epochs on 1,024 digits: accurate enough to be attacked."""
-    x, y, _, _ = digits
+def _small_mlp(x, y) -> keras.Model:
     keras.utils.set_random_seed(0)
     net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                             keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
     net.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     net.fit(x, y, batch_size=64, epochs=3, verbose=0)
     return net
+
+
+@pytest.fixture(scope="module")
+def model(digits):
+    """A small MLP trained for two epochs on 1,024 digits: accurate enough to be attacked."""
+    x, y, _, _ = digits
+    return _small_mlp(x, y)
+
+
+@pytest.fixture(scope="module")
+def mixed(bundled):
+    """The same MLP trained on 1,024 digits drawn from all ten classes (the bundled digits are sorted by
+    class, so ``digits`` holds mostly 0s and 1s), and 128 held-out digits of all classes: for the tests
+    that need several classes (targets, labels that must stay aligned with their images)."""
+    x, y = bundled
+    pick = np.random.default_rng(0).permutation(len(y))[:1152]
+    x, y = adv.to_unit_range(x[pick]), y[pick].astype("int32")
+    return _small_mlp(x[:1024], y[:1024]), x[1024:], y[1024:]
 
 
 def _losses(model, x, y):
@@ -523,3 +538,134 @@ def test_cyclic_rate_rises_to_its_peak_at_40_percent_falls_to_zero_and_refuses_b
     for bad in bad_settings:
         with pytest.raises(ValueError, match="peak|total_steps"):
             CyclicRate(**bad)
+
+
+# ------------------------------------------------------------ APGD-T, survivors-only evaluation, convergence
+def test_dlr_targeted_loss_matches_its_formula_and_ignores_the_logit_scale():
+    logits = np.array([[3.0, 1.0, 0.5, -2.0, 0.0],
+                       [0.2, 4.0, 1.0, 3.0, -1.0],
+                       [5.0, 2.0, 1.0, 0.0, -1.0]], np.float32)
+    y, t = np.array([0, 1, 2]), np.array([1, 3, 0])
+    # −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2):
+    # row 0: −(3 − 1)/(3 − (0.5 + 0)/2); row 1: −(4 − 3)/(4 − (1 + 0.2)/2); row 2: −(1 − 5)/(5 − (1 + 0)/2)
+    want = np.array([-2 / 2.75, -1 / 3.4, 4 / 4.5])
+    got = keras.ops.convert_to_numpy(adv.dlr_targeted_loss(logits, y, t))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(adv.dlr_targeted_loss(1000 * logits + 7, y, t)),
+                               want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+def test_apgd_targeted_stays_in_the_eps_ball_and_the_pixel_range(model, digits, eps):
+    _, _, x, y = digits  # includes all-0 and all-1 images
+    x_adv = adv.apgd_targeted(model, x, y, eps, targets=2, steps=5)
+    assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+    assert np.abs(x_adv - x).max() <= eps + 1e-6
+    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    wrong_clean = adv.predict(model, x) != y
+    np.testing.assert_array_equal(x_adv[wrong_clean], x[wrong_clean])   # clean mistakes come back as they are
+    if eps > 0:
+        assert np.abs(x_adv - x).max() > eps / 2
+
+
+def test_apgd_targeted_aims_at_the_runner_up_first_and_more_targets_are_never_weaker(mixed):
+    model, x, y = mixed
+    x, y = x[:64], y[:64]
+    eps = 0.05
+    pred_one = adv.predict(model, adv.apgd_targeted(model, x, y, eps, targets=1, steps=10, seed=2))
+    three = adv.predict(model, adv.apgd_targeted(model, x, y, eps, targets=3, steps=10, seed=2)) != y
+    one = pred_one != y
+    assert np.all(three[one])                  # run 1 is the same run: later targets only add
+    assert three.sum() > one.sum() > (adv.predict(model, x) != y).sum() + 5
+    logits = keras.ops.convert_to_numpy(model(x, training=False))
+    logits[np.arange(len(y)), y] = -np.inf
+    runner_up = logits.argmax(1)               # target 1: the largest non-true clean logit
+    newly = one & (adv.predict(model, x) == y)
+    assert np.mean(pred_one[newly] == runner_up[newly]) > 0.8
+
+
+def test_survivors_only_evaluation_gives_the_same_worst_case_and_attacks_fewer_examples(mixed):
+    model, x, y = mixed
+    seen = {}
+
+    def recorded(name, attack):
+        def run(m, xs, ys, e):
+            seen[name] = len(xs)
+            return attack(m, xs, ys, e)
+        return run
+
+    attacks = {"FGSM": adv.fgsm,          # attacks whose result on a digit does not depend on the others
+               "PGD": lambda m, xs, ys, e: adv.pgd(m, xs, ys, e, steps=5, step_size=0.03, random_start=False),
+               "FGSM/2": lambda m, xs, ys, e: adv.fgsm(m, xs, ys, e / 2)}
+    eps = 0.08
+    every = adv.robust_accuracy(model, x, y, {k: recorded(k, a) for k, a in attacks.items()}, eps)
+    assert seen == {k: len(x) for k in attacks} == every.attacked and every.on_survivors == ()
+    survivors = adv.robust_accuracy(model, x, y, {k: recorded(k, a) for k, a in attacks.items()}, eps,
+                                    only_survivors=True)
+    np.testing.assert_array_equal(survivors.correct, every.correct)
+    assert survivors.robust == every.robust and survivors.clean == every.clean
+    assert 0 < every.robust < every.clean
+    counts = [survivors.attacked[k] for k in attacks]
+    assert counts[0] == round(every.clean * len(x)) and counts[1] < counts[0], counts
+    assert seen == survivors.attacked                                 # each ran on the survivors only
+    acc = list(survivors.per_attack.values())                         # robust accuracy left after each
+    assert acc == sorted(acc, reverse=True) and acc[-1] == survivors.robust
+    assert survivors.per_attack["FGSM"] == every.per_attack["FGSM"]
+    some = adv.robust_accuracy(model, x, y, attacks, eps, only_survivors=["FGSM/2"])
+    np.testing.assert_array_equal(some.correct, every.correct)
+    assert some.on_survivors == ("FGSM/2",) and some.attacked["PGD"] == len(x)
+    assert some.per_attack["PGD"] == every.per_attack["PGD"] and some.per_attack["FGSM/2"] == every.robust
+
+
+def _bump_model(centre=0.65, width=0.08) -> keras.Model:
+    """Two classes on 4 inputs: class 1 only inside a narrow tent of input 0 around ``centre``, and a
+    gradient of exactly 0 outside it, so APGD breaks an example only when its random start falls in the
+    tent: each restart is a fresh chance, and restarts matter."""
+    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
+                            keras.layers.Dense(2)])
+    w1 = np.zeros((4, 3), np.float32)
+    w1[0] = 1 / width                      # relu((x0 − c + w)/w), relu((x0 − c)/w), relu((x0 − c − w)/w)
+    b1 = np.array([-(centre - width), -centre, -(centre + width)], np.float32) / width
+    w2 = np.array([[0, 10], [0, -20], [0, 10]], np.float32)     # class 1 logit: 10·tent − 1
+    net.set_weights([w1, b1, w2, np.array([0.0, -1.0], np.float32)])
+    return net
+
+
+def test_convergence_is_a_running_minimum_over_restarts_and_matches_apgd():
+    net = _bump_model()
+    x, y = np.full((64, 4), 0.5, np.float32), np.zeros(64, np.int32)
+    eps = 0.3
+    curve = adv.apgd_convergence(net, x, y, eps, "ce", steps=(6, 3), restarts=(4, 1, 2), seed=5)
+    np.testing.assert_array_equal(curve.steps, [3, 6])
+    np.testing.assert_array_equal(curve.restarts, [1, 2, 4])
+    assert curve.robust.shape == (2, 3) and curve.clean == 1.0
+    assert np.all(np.diff(curve.robust, axis=1) <= 0)                 # more restarts never help the model
+    assert np.all(curve.robust[:, -1] < curve.robust[:, 0] - 0.1), curve.robust   # and here they matter
+    for i, steps in enumerate(curve.steps):                          # one batch: exactly apgd's figures
+        for j, restarts in enumerate(curve.restarts):
+            x_adv = adv.apgd(net, x, y, eps, "ce", steps=int(steps), restarts=int(restarts), seed=5)
+            got = adv.robust_accuracy(net, x, y, [lambda m, xs, ys, e, a=x_adv: a], eps).robust
+            assert curve.robust[i, j] == got, (steps, restarts, curve.robust[i, j], got)
+
+
+def _three_classes() -> keras.Model:
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m, x, y: adv.apgd_targeted(m, x, y, 0.1, targets=10), "from 1 to 9"),
+    (lambda m, x, y: adv.apgd_targeted(m, x, y, 0.1, targets=0), "from 1 to 9"),
+    (lambda m, x, y: adv.apgd_targeted(m, x, y, 0.1, targets=2.0), "from 1 to 9"),
+    (lambda m, x, y: adv.apgd_targeted(m, x, y, 0.1, steps=0), "steps=0"),
+    (lambda m, x, y: adv.apgd_targeted(m, x, y, 0.1, rho=0), "rho"),
+    (lambda m, x, y: adv.apgd_targeted(_three_classes(), x, y % 3, 0.1, targets=1), "at least 4 classes"),
+    (lambda m, x, y: adv.apgd_convergence(m, x, y, 0.1, restarts=()), "restarts is empty"),
+    (lambda m, x, y: adv.apgd_convergence(m, x, y, 0.1, steps=(10, 0)), "steps=0"),
+    (lambda m, x, y: adv.apgd_convergence(m, x, y, 0.1, loss="dlr-t"), "ce, dlr"),
+    (lambda m, x, y: adv.robust_accuracy(m, x, y, {"a": adv.fgsm}, 0.1, only_survivors=["b"]),
+     "some of \\['a'\\]"),
+])
+def test_apgd_targeted_convergence_and_survivors_refuse_bad_inputs(model, digits, call, match):
+    _, _, x, y = digits
+    with pytest.raises(ValueError, match=match):
+        call(model, x[:8], y[:8])

@@ -1,13 +1,14 @@
-"""The attacks on the L∞ threat model: FGSM, PGD with restarts, Auto-PGD (CE or DLR loss), the black-box
-Square attack, and ``robust_accuracy``, which counts an example as broken when any attack breaks it.
+"""The attacks on the L∞ threat model: FGSM, PGD with restarts, Auto-PGD (CE or DLR loss, and the
+targeted DLR version APGD-T), the black-box Square attack, and ``robust_accuracy``, which counts an example
+as broken when any attack breaks it (optionally running the expensive attacks on the survivors only).
 
-Imports only from ``threat`` (below it in the subpackage); ``defense`` builds on it.
+Imports only from ``threat`` (below it in the subpackage); ``evaluation`` and ``defense`` build on it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -106,6 +107,19 @@ def dlr_loss(logits, y):
     return -(z_y - tf.reduce_max(others, axis=1)) / (top[:, 0] - top[:, 2] + 1e-12)
 
 
+def dlr_targeted_loss(logits, y, target):
+    """Croce & Hein's targeted DLR loss, per example: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2), for the
+    true class y and a target class t ≠ y; it rises as z_t closes in on z_y (arXiv 2003.01690, §4, and
+    ``APGDAttack_targeted.dlr_loss_targeted`` in fra31/auto-attack's ``autoattack/autopgd_base.py``).
+
+    Like ``dlr_loss`` it ignores a shift or a positive scaling of the logits; it needs at least 4 classes."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    z_y = tf.gather(logits, tf.cast(y, tf.int32), axis=1, batch_dims=1)
+    z_t = tf.gather(logits, tf.cast(target, tf.int32), axis=1, batch_dims=1)
+    top = tf.math.top_k(logits, k=4).values
+    return -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
+
+
 def margin(logits, y) -> np.ndarray:
     """Per example z_y − max_{i≠y} z_i: negative exactly when the example is misclassified."""
     logits = np.asarray(logits, np.float32)
@@ -128,22 +142,34 @@ def apgd_checkpoints(steps: int) -> list[int]:
 
 
 def _apgd_fn(model: keras.Model, image_shape: tuple[int, ...], loss: str) -> Callable:
-    """Compiled per-example loss, input gradient and logits for APGD (any batch size)."""
+    """Compiled per-example loss, input gradient and logits for APGD (any batch size): ``fn(x, y)`` for
+    the losses "ce" and "dlr", ``fn(x, y, target)`` for the targeted DLR loss "dlr-t"."""
     fns = _compiled(model, image_shape)
     key = f"apgd_{loss}"
     if key not in fns:
         xs = tf.TensorSpec((None, *image_shape), tf.float32)
+        labels = tf.TensorSpec((None,), tf.int32)
 
-        @tf.function(input_signature=[xs, tf.TensorSpec((None,), tf.int32)])
-        def loss_grad(x, y):
+        def value_grad(x, y, target):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 logits = model(x, training=False)
                 if loss == "ce":
                     value = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-                else:
+                elif loss == "dlr":
                     value = dlr_loss(logits, y)
+                else:
+                    value = dlr_targeted_loss(logits, y, target)
             return value, tape.gradient(value, x), logits
+
+        if loss == "dlr-t":
+            @tf.function(input_signature=[xs, labels, labels])
+            def loss_grad(x, y, target):
+                return value_grad(x, y, target)
+        else:
+            @tf.function(input_signature=[xs, labels])
+            def loss_grad(x, y):
+                return value_grad(x, y, None)
 
         fns[key] = loss_grad
     return fns[key]
@@ -157,10 +183,12 @@ def apgd_start(x: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarra
     return np.clip(x + eps * t, 0.0, 1.0).astype(np.float32)
 
 
-def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
+def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng, target=None):
     """One APGD run on a batch (numpy): Croce & Hein's Algorithm 1, every example with its own step size,
     momentum and checkpoint decisions. Returns the point to keep per example (its first misclassified
-    iterate, else its best point x_max), whether it is broken, and f_max.
+    iterate, else its best point x_max), whether it is broken, and f_max. ``target`` (one class per
+    example) goes to a targeted loss, ``fn(x, y, target)``; an example is broken when misclassified as any
+    class, targeted or not, as in the reference.
 
     At a checkpoint w_j an example's step η halves, and it restarts from its best point x_max, when
     condition 1 holds (fewer than ρ·(w_j − w_{j−1}) of its steps since w_{j−1} raised f) or condition 2
@@ -174,8 +202,10 @@ def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
     x_k = apgd_start(x, eps, rng)
     lo, hi = np.maximum(x - eps, 0.0), np.minimum(x + eps, 1.0)
 
+    extra = () if target is None else (tf.constant(np.asarray(target, np.int32)),)
+
     def evaluate(z):
-        f, g, logits = fn(tf.constant(z), tf.constant(y))
+        f, g, logits = fn(tf.constant(z), tf.constant(y), *extra)
         return f.numpy(), g.numpy(), np.argmax(logits.numpy(), -1) != y
 
     f_k, g_k, broken = evaluate(x_k)
@@ -217,6 +247,31 @@ def _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng):
     return out, broken, f_best
 
 
+def _apgd_restarts(fn, x, y, eps, steps, checkpoints, rho, momentum, rng,
+                   restarts) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """APGD with restarts on a batch: yields, after each of the ``restarts`` runs, the running best per
+    example (point, broken, f_max), arrays updated in place. Run r + 1 starts afresh on the examples that
+    runs 1..r left unbroken (none: no run, no random draw), so "broken" after run r is the worst case over
+    runs 1..r, a running minimum of robust accuracy that costs one set of runs for every r."""
+    out, broken, f_best = _apgd_run(fn, x, y, eps, steps, checkpoints, rho, momentum, rng)
+    yield out, broken, f_best
+    for _ in range(1, restarts):
+        todo = np.flatnonzero(~broken)
+        if len(todo):
+            o2, b2, f2 = _apgd_run(fn, x[todo], y[todo], eps, steps, checkpoints, rho, momentum, rng)
+            _keep_stronger(todo, o2, f2, b2, out, f_best, broken)
+        yield out, broken, f_best
+
+
+def _check_apgd_settings(steps: int, rho: float, momentum: float) -> int:
+    """APGD's shared settings: a whole number of steps ≥ 1, ρ in (0, 1), momentum in (0, 1]."""
+    steps = _check_positive_int("steps", steps)
+    if not 0 < rho < 1 or not 0 < momentum <= 1:
+        raise ValueError(f"rho={rho} must be in (0, 1) and momentum={momentum} in (0, 1] "
+                         "(Croce & Hein use 0.75 for both).")
+    return steps
+
+
 def apgd(model: keras.Model, x, y, eps: float, loss: str = "ce", steps: int = 100, restarts: int = 1,
          rho: float = 0.75, momentum: float = 0.75, seed: int = 0,
          batch_size: int = DEFAULT_BATCH) -> np.ndarray:
@@ -240,26 +295,78 @@ def apgd(model: keras.Model, x, y, eps: float, loss: str = "ce", steps: int = 10
     eps = _check_eps(eps)
     x, y = _check_data(x, y)
     if loss not in APGD_LOSSES:
-        raise ValueError(f"loss={loss!r} is not known; choose one of {', '.join(APGD_LOSSES)}.")
-    steps = _check_positive_int("steps", steps)
+        raise ValueError(f"loss={loss!r} is not known; choose one of {', '.join(APGD_LOSSES)} "
+                         "(the targeted DLR loss is apgd_targeted).")
+    steps = _check_apgd_settings(steps, rho, momentum)
     restarts = _check_positive_int("restarts", restarts)
     batch_size = _check_positive_int("batch_size", batch_size)
-    if not 0 < rho < 1 or not 0 < momentum <= 1:
-        raise ValueError(f"rho={rho} must be in (0, 1) and momentum={momentum} in (0, 1] "
-                         "(Croce & Hein use 0.75 for both).")
     fn = _apgd_fn(model, tuple(x.shape[1:]), loss)
     checkpoints = set(apgd_checkpoints(steps))
     rng = np.random.default_rng(seed)
     best = np.empty_like(x)
     for s in _batches(len(x), batch_size):
+        runs = _apgd_restarts(fn, x[s], y[s], eps, steps, checkpoints, rho, momentum, rng, restarts)
+        best[s] = [out for out, _, _ in runs][-1]              # the running best after the last restart
+    assert_in_threat_model(x, best, eps)
+    return best
+
+
+def _check_targets(targets: int, n_classes: int) -> int:
+    """APGD-T's number of target classes: 1 to (number of classes − 1), and the loss needs 4 classes."""
+    if n_classes < 4:
+        raise ValueError(f"the targeted DLR loss needs at least 4 classes (it reads z_π4), the model has "
+                         f"{n_classes}.")
+    if (isinstance(targets, bool) or not isinstance(targets, (int, np.integer))
+            or not 1 <= targets <= n_classes - 1):
+        raise ValueError(f"targets={targets!r} is not allowed: the model has {n_classes} classes, so a "
+                         f"whole number from 1 to {n_classes - 1} (the classes other than the true one; "
+                         "AutoAttack uses 9).")
+    return int(targets)
+
+
+def apgd_targeted(model: keras.Model, x, y, eps: float, targets: int = 9, steps: int = 100,
+                  rho: float = 0.75, momentum: float = 0.75, seed: int = 0,
+                  batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+    """APGD-T, as AutoAttack's standard version runs it (Croce & Hein 2020, arXiv 2003.01690, §4): for
+    k = 1..``targets``, one APGD run of ``steps`` steps on the targeted DLR loss ``dlr_targeted_loss`` with
+    target t = the class of the k-th largest non-true logit of the clean image; run k attacks only the
+    examples that runs 1..k−1 left correctly classified. An example counts as broken when it is
+    misclassified as any class, not only as t.
+
+    Per example it returns the first misclassified iterate of the run that broke it, else the point of
+    highest targeted loss over the runs; a clean mistake is returned unchanged (there is nothing to break).
+    Written from the paper and checked against the reference, fra31/auto-attack,
+    ``autoattack/autopgd_base.py`` (``APGDAttack_targeted.perturb`` and ``dlr_loss_targeted``: targets are
+    the 2nd..10th largest clean logits of the examples still correct, ``n_target_classes = 9`` and one
+    restart per target in ``set_version("standard")``). Each run is ``apgd``'s loop (same start, step
+    sizes, checkpoints); the random starts come from one generator seeded with ``seed``."""
+    eps = _check_eps(eps)
+    x, y = _check_data(x, y)
+    _check_labels(model, y)
+    n_classes = int(model.output_shape[-1])
+    targets = _check_targets(targets, n_classes)
+    steps = _check_apgd_settings(steps, rho, momentum)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    image_shape = tuple(x.shape[1:])
+    fn = _apgd_fn(model, image_shape, "dlr-t")
+    logits_fn = _compiled(model, image_shape)["logits"]
+    checkpoints = set(apgd_checkpoints(steps))
+    rng = np.random.default_rng(seed)
+    best = x.copy()
+    for s in _batches(len(x), batch_size):
         xb, yb = x[s], y[s]
-        out, broken, f_best = _apgd_run(fn, xb, yb, eps, steps, checkpoints, rho, momentum, rng)
-        for _ in range(1, restarts):
+        z = logits_fn(tf.constant(xb)).numpy()
+        broken = np.argmax(z, -1) != yb                          # clean mistakes: already broken
+        z[np.arange(len(yb)), yb] = -np.inf
+        ranked = np.argsort(-z, axis=1, kind="stable")[:, :n_classes - 1]   # non-true classes, largest first
+        out, f_best = xb.copy(), np.full(len(xb), -np.inf, np.float32)
+        for k in range(targets):
             todo = np.flatnonzero(~broken)
             if len(todo) == 0:
                 break
-            o2, b2, f2 = _apgd_run(fn, xb[todo], yb[todo], eps, steps, checkpoints, rho, momentum, rng)
-            _keep_stronger(todo, o2, f2, b2, out, f_best, broken)
+            o, b, f = _apgd_run(fn, xb[todo], yb[todo], eps, steps, checkpoints, rho, momentum, rng,
+                                target=ranked[todo, k])
+            _keep_stronger(todo, o, f, b, out, f_best, broken)
         best[s] = out
     assert_in_threat_model(x, best, eps)
     return best
@@ -328,22 +435,46 @@ Attack = Callable[[keras.Model, np.ndarray, np.ndarray, float], np.ndarray]
 
 @dataclass
 class RobustResult:
-    """Accuracies under attack: ``robust`` counts an example only if no attack breaks it."""
+    """Accuracies under attack: ``robust`` counts an example only if no attack breaks it.
+
+    ``per_attack[name]`` is that attack's own accuracy for an attack run on every example, and the accuracy
+    left after it (the worst case over it and every attack before it) for one in ``on_survivors``, which
+    ran only on the examples still robust; ``attacked[name]`` is how many examples each attack ran on."""
 
     clean: float
     robust: float
     per_attack: dict[str, float]
     correct: np.ndarray = field(repr=False)  # per example: True when clean and every attack got it right
+    attacked: dict[str, int] = field(default_factory=dict)
+    on_survivors: tuple[str, ...] = ()
 
     def __float__(self) -> float:
         return self.robust
 
 
+def _survivor_names(only_survivors: bool | str | Collection[str], names: list[str]) -> tuple[str, ...]:
+    """The attacks that ``robust_accuracy`` runs on the survivors only, checked against ``names``."""
+    if isinstance(only_survivors, bool):
+        return tuple(names) if only_survivors else ()
+    chosen = (only_survivors,) if isinstance(only_survivors, str) else tuple(only_survivors)
+    unknown = [c for c in chosen if c not in names]
+    if unknown:
+        raise ValueError(f"only_survivors names {unknown}, which are not attacks here: give True, False "
+                         f"or some of {names}.")
+    return tuple(n for n in names if n in chosen)
+
+
 def robust_accuracy(model: keras.Model, x, y, attacks: Mapping[str, Attack] | Sequence[Attack],
-                    eps: float, batch_size: int = DEFAULT_BATCH) -> RobustResult:
+                    eps: float, batch_size: int = DEFAULT_BATCH,
+                    only_survivors: bool | str | Collection[str] = False) -> RobustResult:
     """Accuracy when each example faces every attack: broken by any (or misclassified clean) = wrong.
 
-    ``attacks`` maps names to ``attack(model, x, y, eps) -> x_adv`` (a list gets names attack_0, …)."""
+    ``attacks`` maps names to ``attack(model, x, y, eps) -> x_adv`` (a list gets names attack_0, …), run in
+    order. By default each runs on every example. ``only_survivors`` (True: all of them; or some names)
+    runs those attacks only on the examples still robust when their turn comes, as AutoAttack runs its
+    attacks: an example already broken stays broken whatever a later attack does, so the worst case
+    ``robust`` is the same attack for a fraction of the cost (equal per example for attacks whose result on
+    an example does not depend on the rest of the batch; random attacks then draw other random numbers)."""
     eps = _check_eps(eps)
     x, y = _check_data(x, y)
     _check_labels(model, y)
@@ -351,13 +482,19 @@ def robust_accuracy(model: keras.Model, x, y, attacks: Mapping[str, Attack] | Se
         attacks = {f"attack_{i}": a for i, a in enumerate(attacks)}
     if not attacks:
         raise ValueError("attacks is empty; give at least one, e.g. {'pgd': gh.adversarial.pgd}")
+    on_survivors = _survivor_names(only_survivors, list(attacks))
     clean_ok = predict(model, x, batch_size) == y
     ok = clean_ok.copy()
-    per_attack = {}
+    per_attack, attacked = {}, {}
     for name, attack in attacks.items():
-        x_adv = np.asarray(attack(model, x, y, eps), np.float32)
-        assert_in_threat_model(x, x_adv, eps)
-        survived = clean_ok & (predict(model, x_adv, batch_size) == y)
-        per_attack[name] = float(survived.mean())
+        rows = np.flatnonzero(ok) if name in on_survivors else slice(None)
+        xs, ys = x[rows], y[rows]                      # every example: views of x and y, no copies
+        attacked[name] = len(xs)
+        survived = np.zeros(len(x), bool)
+        if len(xs):
+            x_adv = np.asarray(attack(model, xs, ys, eps), np.float32)
+            assert_in_threat_model(xs, x_adv, eps)
+            survived[rows] = clean_ok[rows] & (predict(model, x_adv, batch_size) == ys)
         ok &= survived
-    return RobustResult(float(clean_ok.mean()), float(ok.mean()), per_attack, ok)
+        per_attack[name] = float(survived.mean())   # on survivors only: the same as ok, what is left
+    return RobustResult(float(clean_ok.mean()), float(ok.mean()), per_attack, ok, attacked, on_survivors)
