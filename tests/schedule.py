@@ -30,7 +30,7 @@ EXPECTED_SECONDS = {
     "08_adversarial_examples": 110, "07_wgan_gp_and_friends": 100, "06_conditional_gan": 75,
     "02_gan_objective_derivation": 40, "01_adversarial_learning_overview": 40,
     "test_distribute": 230, "test_resilience": 180, "test_notebook_tools": 140, "test_book": 65,
-    "test_selfcond_ablation": 30,
+    "test_selfcond_ablation": 30, "test_adversarial": 60,
     "test_run_fingerprint.py::test_fast_run_writes_the_recorded_bytes": 65,
     "test_cli.py::test_ctrl_c": 49, "test_metrics.py::test_feature_net_trains": 46,
     "test_cli.py::test_fast_run_writes_everything": 42,
