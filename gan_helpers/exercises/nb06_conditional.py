@@ -48,9 +48,10 @@ def _logits(model, x, y) -> np.ndarray:
 
 def check_concat_discriminator(build: Callable) -> bool:
     """``build(width)`` must return a ``keras.Model`` taking [images [N, 28, 28, 1], labels [N] int]
-    to one logit per image, in which the label's effect depends on the image (it enters before a
-    non-linearity), so that D can judge whether the digit matches the label. The label must enter as
-    ``LabelPlanes`` channels, in a model the learner builds (the library's own D is refused)."""
+    to one logit per image, in which the label's effect depends on the image (a label term merely added
+    after the last non-linearity would not), so that D can judge whether the digit matches the label.
+    The label must enter as ``LabelPlanes`` channels, in a model the learner builds (the library's own D
+    is refused)."""
     import keras
 
     from ..layers import LabelPlanes
@@ -115,7 +116,7 @@ def check_class_grid_inputs(fn: Callable) -> bool:
 
 
 def check_shifted_embedding(answers: dict) -> bool:
-    """Predictions about the projection D (3) when the same vector c is added to every row of E:
+    """Predictions about the projection D (3) when the same vector u is added to every row of E:
     ``answers`` maps "logit_changes", "label_gap_changes" and "psi_can_undo_it" to True or False.
     Checked by computing both logits on random features."""
     _require_answers(answers)
@@ -124,24 +125,24 @@ def check_shifted_embedding(answers: dict) -> bool:
         raise ExerciseFailed(f"give a dict with exactly the keys {sorted(want_keys)}, each True or False.")
     rng = np.random.default_rng(0)
     n, f, k = 8, 5, 10
-    phi, emb, c = rng.normal(size=(n, f)), rng.normal(size=(k, f)), rng.normal(size=f)
+    phi, emb, u = rng.normal(size=(n, f)), rng.normal(size=(k, f)), rng.normal(size=f)
     w, b = rng.normal(size=f), 0.3
     y, y2 = rng.integers(0, k, n), rng.integers(0, k, n)
 
     def logit(w_psi, e, labels):
         return phi @ w_psi + b + np.sum(e[labels] * phi, axis=1)
 
-    before, after = logit(w, emb, y), logit(w, emb + c, y)
+    before, after = logit(w, emb, y), logit(w, emb + u, y)
     facts = {
         "logit_changes": not np.allclose(before, after),
-        "label_gap_changes": not np.allclose(before - logit(w, emb, y2), after - logit(w, emb + c, y2)),
-        "psi_can_undo_it": bool(np.allclose(logit(w - c, emb + c, y), before)),
+        "label_gap_changes": not np.allclose(before - logit(w, emb, y2), after - logit(w, emb + u, y2)),
+        "psi_can_undo_it": bool(np.allclose(logit(w - u, emb + u, y), before)),
     }
     why = {
-        "logit_changes": "every logit moves by cᵀφ(x), which depends on the image but not on the label.",
-        "label_gap_changes": "f(x, y) − f(x, y′) = (e_y − e_y′)ᵀφ(x): the common c cancels, so D's "
+        "logit_changes": "every logit moves by uᵀφ(x), which depends on the image but not on the label.",
+        "label_gap_changes": "f(x, y) − f(x, y′) = (e_y − e_y′)ᵀφ(x): the common u cancels, so D's "
                              "preference between two labels for the same image is unchanged.",
-        "psi_can_undo_it": "cᵀφ(x) is linear in φ(x), the form of ψ's dense layer: ψ with weights w − c "
+        "psi_can_undo_it": "uᵀφ(x) is linear in φ(x), the form of ψ's dense layer: ψ with weights w − u "
                            "gives back every logit. E is fixed only up to a common shift, as the softmax "
                            "vectors of (5) are.",
     }
@@ -153,28 +154,51 @@ def check_shifted_embedding(answers: dict) -> bool:
     return _passed("the shifted class vectors")
 
 
-def check_ignored_label_agreement(balanced: float, like_training: float, train_labels) -> bool:
+def check_ignored_label_agreement(balanced: float, like_training: Callable, train_labels) -> bool:
     """Predicted label agreement of a generator that ignores its label and draws digits with the
-    training class frequencies q(c), each read correctly by the classifier: ``balanced`` when every
-    digit is asked for equally often (section 6), ``like_training`` when the asked labels are drawn
-    from q(y) too (as during training). ``train_labels`` are the training labels that give q."""
-    _require_answers(balanced, like_training)
-    q = np.bincount(np.asarray(train_labels).astype(int).ravel(), minlength=10) / np.size(train_labels)
-    want_balanced, want_like = 0.1, float(np.sum(q ** 2))
-    for name, got, want in (("balanced", balanced, want_balanced),
-                            ("like_training", like_training, want_like)):
+    class frequencies q(c), each read correctly by the classifier: ``balanced`` (a share) when every
+    digit is asked for equally often (section 6), and ``like_training(q)``, a function of the 10 class
+    frequencies q, when the asked labels are drawn from q too (as during training). It is tried on the
+    training labels' q (``train_labels``) and on strongly skewed q, where a constant answer shows."""
+    _require_answers(balanced)
+    try:
+        got = float(balanced)
+    except (TypeError, ValueError):
+        raise ExerciseFailed(f"balanced must be a number between 0 and 1, got {balanced!r}.") from None
+    if abs(got) > 1.5:
+        raise ExerciseFailed(f"balanced = {got}: give the agreement as a share (0.25), not a percentage.")
+    if not abs(got - 0.1) <= 1e-6:
+        raise ExerciseFailed(f"balanced: your {got:.4f} is not it. A sample asked for c is read as c only "
+                             "when the generator happens to draw a c; average that chance over the ten asked "
+                             "digits, each asked for equally often.")
+    if not callable(like_training):
+        raise ExerciseFailed("like_training must be a function of the class frequencies q (an array of 10 "
+                             "shares that sum to 1), so that it can be tried on other q than the training "
+                             "labels'; it returns the agreement as a share.")
+    q_train = np.bincount(np.asarray(train_labels).astype(int).ravel(), minlength=10) / np.size(train_labels)
+    skewed = np.array([0.55] + [0.05] * 9)
+    one_class = np.eye(10)[3]
+    for name, q in (("the training labels' q", q_train), ("q = (0.55, 0.05, …, 0.05)", skewed),
+                    ("q with every digit a 3", one_class)):
+        want = float(np.sum(q ** 2))
         try:
-            got = float(got)
+            value = float(_numpy(_call(like_training, q.copy())))
         except (TypeError, ValueError):
-            raise ExerciseFailed(f"{name} must be a number between 0 and 1, got {got!r}.") from None
-        if abs(got) > 1.5:
-            raise ExerciseFailed(f"{name} = {got}: give the agreement as a share (0.25), not a percentage.")
-        if not abs(got - want) <= 0.002:
-            hint = ("A sample asked for c is read as c only when the generator happens to draw a c, which "
-                    "happens with probability q(c) whatever c was asked; average that over the asked "
-                    "labels.")
-            raise ExerciseFailed(f"{name}: your {got:.4f} is not it. {hint}")
+            raise ExerciseFailed("like_training(q) must return one number, the agreement as a share.") \
+                from None
+        if abs(value) > 1.5:
+            raise ExerciseFailed(f"like_training gives {value} for {name}: give a share (0.25), not a "
+                                 "percentage.")
+        if not abs(value - want) <= 1e-6:
+            hint = ("A sample asked for c is read as c only when the generator happens to draw a c, and it "
+                    "draws a c with probability q(c) whatever was asked. How often is c asked for now? "
+                    "Average over the asked labels with that weight.")
+            if abs(value - 0.1) <= 1e-6:
+                hint = ("0.1 is the balanced answer; when the asked labels follow q, the common digits are "
+                        "asked for more often, and they are also the ones the generator draws most. " + hint)
+            raise ExerciseFailed(f"like_training: for {name} your {value:.4f} is not it. {hint}")
     print(f"Asked equally often: (1/10)·Σ q(c) = 0.1 exactly, whatever q is. Asked like the training "
-          f"labels: Σ q(c)² = {want_like:.4f}, at least 0.1 and equal only for balanced classes. "
-          "Section 6's agreement is measured against this 10% chance level.")
+          f"labels: Σ q(c)² = {float(np.sum(q_train ** 2)):.4f} here, at least 0.1 and equal only for "
+          "balanced classes (0.325 for the skewed q, 1 for a single class). Section 6's agreement is "
+          "measured against the 10% chance level.")
     return _passed("agreement of a label-blind generator")
