@@ -115,6 +115,7 @@ MUTATIONS = {
          "np.testing.assert_allclose(gap, phi @ E.T"),                                  # (5): the label term
         ("resid = r_x - A @ np.linalg.lstsq(A, r_x, rcond=None)[0]",
          "resid = A[:, 0] - A @ np.linalg.lstsq(A, A[:, 0], rcond=None)[0]"),       # r(x) is not linear in φ
+        ("r_logz = r_x - np.log(q_x / p_x)", "r_logz = phi @ E[0]"),      # log Z alone is not linear in φ
         ("b_psi[0] + np.sum(E_d[yb] * features, axis=1)",
          "b_psi[0] + np.sum(E_d[(yb + 1) % 10] * features, axis=1)"),                                # (3)
     ],
@@ -230,8 +231,27 @@ MUTATIONS = {
     ],
     # the learning check: a generator that draws blanks, or one that never trained, must fail it
     "09_distributed_training.ipynb": [
+        # the two-replica run logs losses summed over the replicas instead of their mean
+        ("two, two_logs = distribute.train_one_batch(strategy, small_gan(), points, init)",
+         "two, two_logs = distribute.train_one_batch(strategy, small_gan(), points, init)\n"
+         "two_logs = {k: 2 * v for k, v in two_logs.items()}"),
+        # both replicas keep the first block of rows: they share their noise
+        ("rows = [keras.ops.convert_to_numpy(r) for r in rows]",
+         "rows = [keras.ops.convert_to_numpy(rows[0])] * 2"),
+        # the optimizer created inside the scope after all: compile accepts it
+        ("d_opt_outside = keras.optimizers.Adam(2e-4)",
+         "with strategy.scope():\n    d_opt_outside = keras.optimizers.Adam(2e-4)"),
+        # batch norm never synchronised: the moving means drift apart in both settings
+        ("keras.layers.BatchNormalization(synchronized=synchronized)",
+         "keras.layers.BatchNormalization(synchronized=False)"),
         ('"two replicas": draw(dcgan)', '"two replicas": np.full_like(draw(dcgan), -1.0)'),
         ('"two replicas": draw(dcgan)', '"two replicas": draw(untrained)'),
+        # both workers ignored TF_CONFIG and trained alone: equal digests, but no multi-worker strategy
+        ("texts = [log.read_text() for log in logs]",
+         "texts = [log.read_text().replace('MultiWorkerMirroredStrategy, 2 replicas', "
+         "'one device (batch 64)') for log in logs]"),
+        # worker 1 acted as a chief (a wrong task index): its log reads like worker 0's
+        ("texts = [log.read_text() for log in logs]", "texts = [logs[0].read_text()] * 2"),
     ],
 }
 

@@ -275,11 +275,16 @@ def test_synced_moments_exercise_names_the_average_of_local_variances():
 
 def test_unscaled_step_exercise_names_what_each_optimizer_does():
     ex = exercises.nb09_distributed
-    assert ex.check_unscaled_step({"sgd": 4, "adam": 1})
+    assert ex.check_unscaled_step({"adam": 1})
+    assert ex.check_unscaled_step({"sgd": 4, "adam": 1})   # an SGD prediction, if given, is checked too
     with pytest.raises(exercises.ExerciseFailed, match="adam: you predicted 4"):
-        ex.check_unscaled_step({"sgd": 4, "adam": 4})
+        ex.check_unscaled_step({"adam": 4})
+    with pytest.raises(exercises.ExerciseFailed, match="sgd: you predicted 1"):
+        ex.check_unscaled_step({"sgd": 1, "adam": 1})
     with pytest.raises(exercises.ExerciseFailed, match="write your answer first"):
-        ex.check_unscaled_step({"sgd": 4, "adam": ...})
+        ex.check_unscaled_step({"adam": ...})
+    with pytest.raises(exercises.ExerciseFailed, match="'adam'"):
+        ex.check_unscaled_step({"sgd": 4})
 
 
 def test_scale_out_plan_and_two_example_batch_norm_exercises():
