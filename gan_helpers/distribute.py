@@ -12,6 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
@@ -324,3 +330,51 @@ def max_difference(a: dict, b: dict) -> float:
     import numpy as np
 
     return max(float(np.max(np.abs(x - y))) for name in a for x, y in zip(a[name], b[name]))
+
+
+def free_ports(n: int) -> list[int]:
+    """n TCP ports on 127.0.0.1 that were free a moment ago (a localhost cluster's addresses)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def run_local_workers(args: Sequence[str], n: int = 2, timeout: float = 600.0, log_dir: Path | None = None,
+                      extra: dict[int, Sequence[str]] | None = None,
+                      grace: float = 10.0) -> list[subprocess.CompletedProcess]:
+    """Run ``python -m gan_helpers *args`` as the n workers of one localhost cluster and return each one's
+    exit status and output (stdout and stderr together, kept in ``log_dir/worker{i}.log``).
+
+    Each worker gets its own ``TF_CONFIG`` and no GPU (``CUDA_VISIBLE_DEVICES=""``: two processes must not
+    share one), plus ``extra[i]`` on its command line. A worker that fails would leave the others waiting
+    in their next all-reduce, so after the first failure the rest get ``grace`` seconds to exit, then they are
+    stopped (status -9), as they are at the timeout."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(n)]
+    log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="gan_helpers_workers_"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logs = [log_dir / f"worker{i}.log" for i in range(n)]
+    procs: list[subprocess.Popen] = []
+    deadline = time.monotonic() + timeout
+    try:
+        for i, log in enumerate(logs):
+            cfg = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}
+            env = dict(os.environ, TF_CONFIG=json.dumps(cfg), CUDA_VISIBLE_DEVICES="")
+            cmd = [sys.executable, "-m", "gan_helpers", *args, *(extra or {}).get(i, ())]
+            with open(log, "w") as f:   # a file per worker: no pipe can fill up; the child keeps its handle
+                procs.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, text=True, env=env))
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            if any(p.poll() not in (None, 0) for p in procs):   # the others get `grace` s to exit too
+                deadline = min(deadline, time.monotonic() + grace)
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return [subprocess.CompletedProcess(p.args, p.returncode, log.read_text(), "")
+            for p, log in zip(procs, logs)]

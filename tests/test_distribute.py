@@ -8,7 +8,6 @@ fresh processes (``tests/replica_step.py`` and ``python -m gan_helpers train``),
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -71,43 +70,30 @@ def test_replicas_draw_different_noise_rows_of_the_one_device_draw(scaled):
 
 
 # ----------------------------------------------------------------------------- multi-worker
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _run_workers(out: Path, *extra: str, timeout: int = 540, status: int = 0,
                  only_worker_1: tuple[str, ...] = ()) -> list[subprocess.CompletedProcess]:
-    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
-    procs = []
-    for index in range(2):
-        extra_here = extra + (only_worker_1 if index == 1 else ())
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
-                                                     "task": {"type": "worker", "index": index}}))
-        cmd = [sys.executable, "-m", "gan_helpers", "train", "--fast", "--source", "bundled", "--out",
-               str(out), "--width", "8", "--d-width", "16", "--quiet", "--strategy", "multiworker",
-               *extra_here]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env=env))
-    results = []
-    try:
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=timeout)
-            results.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+    """Two localhost workers of `train --fast --strategy multiworker`; each one's output in .stdout."""
+    args = ["train", "--fast", "--source", "bundled", "--out", str(out), "--width", "8", "--d-width", "16",
+            "--quiet", "--strategy", "multiworker", *extra]
+    results = distribute.run_local_workers(args, timeout=timeout, log_dir=out.parent / f"{out.name}_logs",
+                                           extra={1: only_worker_1})
     for r in results:
-        assert r.returncode == status, r.stdout[-2000:] + r.stderr[-3000:]
+        assert r.returncode == status, r.stdout[-4000:]
     return results
+
+
+def test_a_failing_worker_stops_the_other_instead_of_leaving_it_waiting(tmp_path):
+    import time
+
+    args = ["train", "--fast", "--source", "bundled", "--out", str(tmp_path / "run"), "--width", "4",
+            "--quiet", "--strategy", "multiworker"]
+    start = time.monotonic()
+    runs = distribute.run_local_workers(args, timeout=300, grace=2, log_dir=tmp_path / "logs",
+                                        extra={1: ["--no-such-option"]})
+    assert runs[1].returncode == 2 and "--no-such-option" in runs[1].stdout, runs[1].stdout[-2000:]
+    assert runs[0].returncode != 0, runs[0].stdout[-2000:]        # stopped: worker 1 never joined
+    assert time.monotonic() - start < 120                          # long before the 300-s timeout
+    assert (tmp_path / "logs" / "worker1.log").read_text() == runs[1].stdout
 
 
 def _digest(stdout: str) -> str:
@@ -140,8 +126,8 @@ def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(
 
     # a worker that would start elsewhere (here: --restart on worker 1 only) stops both, in one line
     for r in _run_workers(out, "--epochs", "4", status=2, only_worker_1=("--restart",)):
-        assert "the workers would start from different epochs (3, 0)" in r.stderr, r.stderr[-2000:]
-        assert "Traceback" not in r.stderr
+        assert "the workers would start from different epochs (3, 0)" in r.stdout, r.stdout[-2000:]
+        assert "Traceback" not in r.stdout
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 3   # nothing was overwritten
 
 
