@@ -58,14 +58,18 @@ def environment() -> dict:
             "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16]}
 
 
-def train_fast(model: str, out: Path) -> Path:
-    """``python -m gan_helpers train --fast --seed 42 --model MODEL --out OUT`` in a child process."""
-    proc = subprocess.run([sys.executable, "-m", "gan_helpers", "train", "--fast", "--seed", "42", "--model",
-                           model, "--source", "bundled", "--out", str(out), "--quiet"], cwd=ROOT,
-                          capture_output=True, text=True)
+def command(model: str, out: Path) -> list[str]:
+    """The fast run whose bytes are fingerprinted: what a user types, with the seed and data pinned."""
+    return [sys.executable, "-m", "gan_helpers", "train", "--fast", "--seed", "42", "--model", model,
+            "--source", "bundled", "--out", str(out), "--quiet"]
+
+
+def train_fast(model: str, out: Path) -> subprocess.CompletedProcess:
+    """Run :func:`command` in a child process; its output is returned, a failure raised with its end."""
+    proc = subprocess.run(command(model, out), cwd=ROOT, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"the fast {model} run failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    return out
+    return proc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = {m: fingerprint(args.from_runs / m) for m in MODELS}
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            runs = {m: fingerprint(train_fast(m, Path(tmp) / m)) for m in MODELS}
+            runs = {}
+            for m in MODELS:
+                train_fast(m, Path(tmp) / m)
+                runs[m] = fingerprint(Path(tmp) / m)
     STORED.write_text(json.dumps({"environment": environment(), "runs": runs}, indent=2) + "\n")
     print(f"wrote {STORED}")
     return 0

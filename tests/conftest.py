@@ -32,3 +32,13 @@ def small_images(bundled):
 
     x, _ = bundled
     return data.to_gan_range(x[np.random.default_rng(0).permutation(len(x))[:256]])
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Each test starts with no open figure, whichever test ran before it on this worker."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

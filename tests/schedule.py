@@ -18,8 +18,8 @@ from pathlib import PurePosixPath
 SAME_WORKER_AS = {"05_evaluating_gans": "04_dcgan_mnist"}
 
 # Modules whose tests share a module-scoped fixture that takes seconds to build.
-ONE_UNIT_MODULES = {"test_adversarial", "test_book", "test_distribute", "test_notebook_tools",
-                    "test_resilience", "test_selfcond_ablation"}
+ONE_UNIT_MODULES = {"test_adversarial", "test_book", "test_distribute", "test_fast_runs",
+                    "test_notebook_tools", "test_resilience", "test_selfcond_ablation"}
 
 # Seconds each slow unit took in a fresh-clone `make test` on the 2-core CI machine (pytest --durations;
 # a notebook's figure includes its mutation trials, 05 rides with 04). Only the order of the run depends on
@@ -31,11 +31,8 @@ EXPECTED_SECONDS = {
     "02_gan_objective_derivation": 40, "01_adversarial_learning_overview": 40,
     "test_distribute": 230, "test_resilience": 180, "test_notebook_tools": 140, "test_book": 65,
     "test_selfcond_ablation": 30, "test_adversarial": 60,
-    "test_run_fingerprint.py::test_fast_run_writes_the_recorded_bytes": 65,
+    "test_fast_runs": 220,
     "test_cli.py::test_ctrl_c": 49, "test_metrics.py::test_feature_net_trains": 46,
-    "test_cli.py::test_fast_run_writes_everything": 42,
-    "test_commands_shown.py::test_each_training_command_shown": 20,
-    "test_conditional.py::test_cli_cgan_fast_run": 33, "test_selfcond.py::test_cli_main_job": 33,
     "test_notebook_checks.py::test_the_plugin": 33,
 }
 

@@ -62,38 +62,6 @@ def test_output_path_that_is_a_file_is_refused_without_traceback(tmp_path):
     assert target.read_text() == "keep me"
 
 
-def test_fast_run_writes_everything_and_resumes(tmp_path, capsys):
-    out = tmp_path / "run"
-    common = ["--fast", "--source", "bundled", "--out", str(out), "--width", "8", "--quiet"]
-    assert run(*common) == 0
-    for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
-        assert (out / name).stat().st_size > 0, name
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["data_source"] == "bundled" and m["epochs"] == 2 and m["steps"] == 40
-    assert m["wall_time_s"] > 0 and m["images_per_second"] > 0
-    assert m["versions"]["keras"].startswith("3.") and "CPU" in m["device"] or "GPU" in m["device"]
-    assert set(m["final_epoch_means"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
-    q = m["quality"]
-    assert q["n"] == 500 and q["real_vs_real_floor"]["fd_mnist"] < q["generator"]["fd_mnist"]
-    assert 1 <= q["generator"]["classifier_score"] <= 10 and 0 < q["feature_net"]["test_accuracy"] <= 1
-    for row in (q["generator"], q["real_vs_real_floor"]):
-        assert 0 <= row["confident_share"] <= 1 and 0 <= row["min_class_share"] <= row["max_class_share"] <= 1
-    assert q["real_vs_real_floor"]["confident_share"] > q["generator"]["confident_share"]
-    assert q["generator"]["confident_share"] < q["held_out_confident_share"] <= 1
-    assert m["train_images"] == 1280 and m["ema"] == gh_recipe().ema_decay
-
-    capsys.readouterr()
-    assert run(*common, "--epochs", "3") == 0
-    assert "Resuming from the checkpoint after epoch 2" in capsys.readouterr().out
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["resumed_from_epoch"] == 2 and m["epochs"] == 3
-    history = json.loads((out / "checkpoint" / "history.json").read_text())
-    assert len(history["g_loss"]) == 60  # the 40 earlier steps were kept
-
-    assert run(*common, "--epochs", "3", "--latent-dim", "32") == 2
-    assert "other settings (latent_dim: checkpoint 64, now 32)" in capsys.readouterr().err
-
-
 def test_ctrl_c_keeps_the_last_checkpoint_and_the_same_command_resumes(tmp_path):
     import signal
     import time

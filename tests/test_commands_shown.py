@@ -15,7 +15,6 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -195,17 +194,5 @@ def test_multiworker_commands_train_what_the_two_worker_tests_train():
         assert spec.strategy == "multiworker" and (spec.model, spec.clusters) in tested, cmd
 
 
-@pytest.mark.parametrize("job", sorted(_specs(), key=str), ids=lambda j: "-".join(map(str, j)))
-def test_each_training_command_shown_trains_in_fast_mode(job, tmp_path, monkeypatch):
-    cmd, args = _specs()[job][0]
-    args = [a for a in args if a != "--fast"] + BUDGET
-    if "--source" not in args:
-        args += ["--source", "bundled"]   # offline
-    monkeypatch.chdir(tmp_path)   # relative --out folders land in tmp_path
-    if job[4]:   # --cpu-replicas: logical devices need a fresh TensorFlow runtime
-        proc = subprocess.run([sys.executable, "-m", "gan_helpers", "train", *args], capture_output=True,
-                              text=True, timeout=300, cwd=tmp_path)
-        assert proc.returncode == 0, f"{cmd!r}: {proc.stderr[-2000:]}"
-        return
-    assert cli.main(["train", *args]) == 0, cmd
-    assert list(tmp_path.rglob("metrics.json")), cmd
+# test_each_training_command_shown_trains_in_fast_mode is in tests/test_fast_runs.py: in fast mode most of
+# the commands shown are the fast runs that module trains once for all its tests.

@@ -1,6 +1,5 @@
 """The conditional GAN of notebook 06: its networks, its trainer hooks, its CLI run and its checks."""
 
-import json
 
 import keras
 import numpy as np
@@ -208,27 +207,6 @@ def test_exercise_checks_catch_wrong_answers():
         exercises.check_concat_discriminator(lambda w: own_concat(w, planes=False))
     with pytest.raises(exercises.ExerciseFailed, match="one class per column"):
         exercises.check_class_grid_inputs(lambda z, k: (np.tile(z, (k, 1)), np.tile(np.arange(k), len(z))))
-
-
-def test_cli_cgan_fast_run_writes_the_dcgan_files_with_a_class_grid(tmp_path, capsys):
-    out = tmp_path / "cgan"
-    assert cli.main(["train", "--model", "cgan", "--fast", "--source", "bundled", "--out", str(out),
-                     "--width", "8", "--quiet"]) == 0
-    for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
-        assert (out / name).stat().st_size > 0, name
-    with Image.open(out / "samples.png") as img:        # 10 × 10 digits of 28 px with 2 px gaps, at 2×
-        assert img.size == (2 * (10 * 30 + 2), 2 * (10 * 30 + 2))
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["model"] == "cgan" and 0 <= m["quality"]["label_agreement"] <= 1
-    assert len(m["quality"]["label_agreement_per_class"]) == 10
-    g = export.load_generator(out / "generator.keras", expect={"model": "cgan"})
-    z = np.random.default_rng(0).standard_normal((4, 64)).astype("float32")
-    assert g([z, np.array([0, 3, 6, 9])]).shape == (4, 28, 28, 1)
-    assert "Label agreement" in capsys.readouterr().out
-    # resuming with the other model is refused, with one line and status 2
-    assert cli.main(["train", "--model", "dcgan", "--fast", "--source", "bundled", "--out", str(out),
-                     "--width", "8", "--quiet", "--epochs", "3"]) == 2
-    assert "model: checkpoint 'cgan', now 'dcgan'" in capsys.readouterr().err
 
 
 def test_cli_refuses_an_unknown_model(capsys):

@@ -104,31 +104,31 @@ def _digest(stdout: str) -> str:
 
 def test_two_workers_train_in_sync_only_the_chief_keeps_outputs_and_both_resume(tmp_path):
     out = tmp_path / "run"
-    chief, worker = _run_workers(out)   # the defaults: the main job, self-conditioned on 50 clusters
+    chief, worker = _run_workers(out, "--epochs", "1")   # the defaults: the main job, on 50 clusters
     assert "Self-conditioning on 50 k-means clusters" in chief.stdout
     for name in ("samples.png", "progress.gif", "losses.png", "generator.keras", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
     m = json.loads((out / "metrics.json").read_text())
     assert m["strategy"] == "multiworker" and m["replicas"] == 2
-    assert m["epochs"] == 2 and m["steps"] == 40 and "quality" in m
+    assert m["epochs"] == 1 and m["steps"] == 20 and "quality" in m
     assert "this is worker 1 (writes to a temporary folder)" in worker.stdout
     assert not list(out.glob(distribute.WORKER_TEMP_PREFIX + "*"))  # the worker's folder is gone
     assert _digest(chief.stdout) == _digest(worker.stdout)           # same weights on both
 
-    chief, worker = _run_workers(out, "--epochs", "3")
+    chief, worker = _run_workers(out, "--epochs", "2")
     for r in (chief, worker):
-        assert "Resuming from the checkpoint after epoch 2" in r.stdout
+        assert "Resuming from the checkpoint after epoch 1" in r.stdout
     assert _digest(chief.stdout) == _digest(worker.stdout)
     m = json.loads((out / "metrics.json").read_text())
-    assert m["resumed_from_epoch"] == 2 and m["epochs"] == 3
-    assert len(json.loads((out / "checkpoint" / "history.json").read_text())["g_loss"]) == 60
+    assert m["resumed_from_epoch"] == 1 and m["epochs"] == 2
+    assert len(json.loads((out / "checkpoint" / "history.json").read_text())["g_loss"]) == 40
     assert not list(out.glob(distribute.WORKER_TEMP_PREFIX + "*"))
 
     # a worker that would start elsewhere (here: --restart on worker 1 only) stops both, in one line
-    for r in _run_workers(out, "--epochs", "4", status=2, only_worker_1=("--restart",)):
-        assert "the workers would start from different epochs (3, 0)" in r.stdout, r.stdout[-2000:]
+    for r in _run_workers(out, "--epochs", "3", status=2, only_worker_1=("--restart",)):
+        assert "the workers would start from different epochs (2, 0)" in r.stdout, r.stdout[-2000:]
         assert "Traceback" not in r.stdout
-    assert json.loads((out / "metrics.json").read_text())["epochs"] == 3   # nothing was overwritten
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 2   # nothing was overwritten
 
 
 def test_two_workers_train_the_conditional_gan_in_sync(tmp_path):

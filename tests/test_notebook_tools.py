@@ -141,17 +141,40 @@ def setup_and_exercises(student, original) -> list:
     return student.cells[:body] + student.cells[ex:]
 
 
-@pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_student_copy_runs_to_its_exercises_and_the_checks_fail_kindly(path, student_dir, monkeypatch):
+@pytest.fixture(scope="module")
+def student_runs(student_dir) -> dict[str, list]:
+    """Each student copy's set-up and exercises, executed in fast mode: its code cells, keyed by file name.
+    One kernel runs them one notebook after another, with ``%reset -f`` in between (no name carries over),
+    so that TensorFlow starts once, not once per notebook; a notebook that splits the CPU into logical
+    devices (09) needs a TensorFlow of its own and gets its own kernel."""
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("GAN_HELPERS_FAST", "1")
-    nb = nbformat.read(student_dir / path.name, as_version=4)
-    nb.cells = setup_and_exercises(nb, nbformat.read(path, as_version=4))
-    # run in the student folder, so the copies' runs/ never overwrite the real notebooks' outputs
-    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(student_dir)}}).execute()
-    cells = code_cells(nb)
+    kernels = [nbformat.v4.new_notebook()]
+    for path in PATHS:
+        cells = [c for c in setup_and_exercises(nbformat.read(student_dir / path.name, as_version=4),
+                                                nbformat.read(path, as_version=4)) if c.cell_type == "code"]
+        for c in cells:
+            c.metadata["from_notebook"] = path.name
+        fresh = any("configure_cpu_replicas" in c.source for c in cells)
+        nb = nbformat.v4.new_notebook() if fresh else kernels[0]
+        nb.cells += [nbformat.v4.new_code_cell("%reset -f"), *cells]
+        if fresh:
+            kernels.append(nb)
+    old = os.environ.get("GAN_HELPERS_FAST")
+    os.environ["GAN_HELPERS_FAST"] = "1"
+    try:   # in the student folder, so the copies' runs/ never overwrite the real notebooks' outputs
+        for nb in kernels:
+            NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
+                           resources={"metadata": {"path": str(student_dir)}}).execute()
+    finally:
+        os.environ.pop("GAN_HELPERS_FAST") if old is None else os.environ.update(GAN_HELPERS_FAST=old)
+    return {p.name: [c for nb in kernels for c in nb.cells if c.metadata.get("from_notebook") == p.name]
+            for p in PATHS}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_student_copy_runs_to_its_exercises_and_the_checks_fail_kindly(path, student_runs):
+    cells = student_runs[path.name]
     first_stub = next(i for i, c in enumerate(cells) if "stub" in c.metadata.get("tags", []))
     for i, cell in enumerate(cells):
         errors = [o for o in cell.outputs if o.output_type == "error"]

@@ -1,15 +1,12 @@
 """Self-conditioning (gan_helpers.selfcond): the clusters, the cluster code taken from z, the trainer
 hooks, the saved z-only generator and the CLI's main job."""
 
-import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-from gan_helpers import cli, data, export, jobs, layers, recipes, selfcond, training
+from gan_helpers import data, export, jobs, layers, recipes, selfcond, training
 
 LATENT = 16
 
@@ -122,23 +119,3 @@ def test_recipe_and_clusters_must_agree():
     assert not isinstance(jobs.build_gan("dcgan", plain), selfcond.SelfConditionedGAN)
 
 
-def test_cli_main_job_self_conditions_and_records_it(tmp_path, capsys):
-    out = tmp_path / "dcgan"
-    assert cli.main(["train", "--fast", "--source", "bundled", "--out", str(out), "--width", "8",
-                     "--quiet"]) == 0
-    assert f"Self-conditioning on {jobs.MAIN_JOB.clusters} k-means clusters" in capsys.readouterr().out
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["clusters"] == jobs.MAIN_JOB.clusters and m["cluster_seconds"] >= 0
-    record = json.loads((out / "generator.json").read_text())
-    assert record["recipe"]["clusters"] == jobs.MAIN_JOB.clusters and record["inputs"] == "z"
-    # a fresh process loads it through the package, which registers the cluster-code layer
-    code = (f"import gan_helpers as gh; g = gh.export.load_generator({str(out / 'generator.keras')!r}); "
-            "print(g.input_shape)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "(None, 64)" in proc.stdout, proc.stderr[-2000:]
-    # resuming with another k is refused in one line; --clusters does not apply to other models
-    assert cli.main(["train", "--fast", "--source", "bundled", "--out", str(out), "--width", "8",
-                     "--quiet", "--clusters", "0", "--epochs", "3"]) == 2
-    assert f"clusters: checkpoint {jobs.MAIN_JOB.clusters}, now 0" in capsys.readouterr().err
-    assert cli.main(["train", "--model", "cgan", "--clusters", "5", "--out", str(tmp_path / "c")]) == 2
-    assert "--clusters applies to --model dcgan only" in capsys.readouterr().err

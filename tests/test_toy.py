@@ -378,7 +378,10 @@ def test_study_pictures_draw_every_recipe():
     rows = [{"recipe": name, "seed": seed, "steps": [0, 10], "curve": [0, m], "modes": m, "high_quality": 0.9,
              "samples": RING.sample(50, seed=seed)}
             for name, m in (("a", 2), ("b", 8)) for seed in (0, 1)]
-    ax = plots.plot_study(rows, RING.n_modes)
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()        # its own axes: plt.gca() may return a figure another test left open
+    assert plots.plot_study(rows, RING.n_modes, ax=ax) is ax
     assert len(ax.lines) == 2 + 1 and len(ax.collections) == 2        # two means, the 8-line, two bands
     fig = plots.plot_final_samples(rows, RING, RING.sample(100, seed=0), seed=1)
     assert [a.get_title().splitlines()[0] for a in fig.axes] == ["a", "b"]
