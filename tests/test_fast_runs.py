@@ -48,9 +48,9 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
 
 
 def train_again(out: Path, *extra: str) -> int:
-    """The fast run's own command (in this process) on ``out``, with ``extra`` arguments."""
-    return cli.main(["train", "--fast", "--seed", "42", "--source", "bundled", "--out", str(out), "--quiet",
-                     *extra])
+    """The main job's fast-run command (in this process) on ``out``, with ``extra`` arguments (the last of
+    a repeated option wins, so ``--model`` may name another model)."""
+    return cli.main([*run_fingerprint.command("dcgan", out)[3:], *extra])
 
 
 @pytest.mark.parametrize("model", run_fingerprint.MODELS)
